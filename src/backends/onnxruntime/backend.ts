@@ -1,0 +1,244 @@
+/**
+ * The ONNX Runtime backend (`backend: "onnxruntime"`, `platform: "onnxruntime_onnx"`), after Triton's
+ * onnxruntime_backend: auto-complete of the config from the model, validation of config against
+ * model, one session per model instance in its own worker thread.
+ */
+import * as fs from 'node:fs';
+import type { ModelConfig, ModelInput, ModelOutput } from '../../config/types.js';
+import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from '../../core/backend.js';
+import { configTypeToDatatype, datatypeToConfigType } from '../../core/datatypes.js';
+import { TritonError } from '../../core/errors.js';
+import type { InferenceRequest } from '../../core/request.js';
+import { formatShape } from '../../core/tensor.js';
+import { OrtInstance } from './instance.js';
+import type { GraphTensor, TensorSpec } from './protocol.js';
+import { sessionOptions } from './session-options.js';
+import { fromOrtType } from './types.js';
+
+type Graph = { inputs: GraphTensor[]; outputs: GraphTensor[] };
+
+function configTypeOf(t: GraphTensor): string | undefined {
+  const dt = t.type ? fromOrtType(t.type) : undefined;
+  return dt ? datatypeToConfigType(dt) : undefined;
+}
+
+/** Config tensors → what the worker needs to know about them. */
+function specs(list: Array<ModelInput | ModelOutput>): TensorSpec[] {
+  return list.map((t) => ({
+    name: t.name,
+    datatype: configTypeToDatatype(t.data_type) ?? 'FP32',
+    dims: t.dims,
+    reshape: t.reshape ? t.reshape.shape : undefined,
+  }));
+}
+
+/** The ONNX Runtime backend. */
+export class OnnxRuntimeBackend implements Backend {
+  readonly name = 'onnxruntime';
+  readonly defaultModelFilename = 'model.onnx';
+  private readonly graphs = new Map<string, Promise<Graph>>();
+
+  /** Reads the graph's inputs and outputs (one short-lived session per model file version). */
+  private graphOf(ctx: ModelLoadContext): Promise<Graph> {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(ctx.modelPath);
+    } catch {
+      throw new TritonError('INVALID_ARG', `unable to find '${ctx.modelPath}' for model '${ctx.name}'`);
+    }
+    const key = `${ctx.modelPath}:${stat.mtimeMs}:${stat.size}`;
+    let g = this.graphs.get(key);
+    if (!g) {
+      g = (async () => {
+        const probe = await OrtInstance.start(`${ctx.name}_probe`, {
+          modelPath: ctx.modelPath,
+          sessionOptions: { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, logSeverityLevel: 3 },
+          inputs: [],
+          outputs: [],
+          maxBatchSize: 0,
+        }).catch((e: Error) => {
+          throw new TritonError('INVALID_ARG', `unable to load model '${ctx.name}': ${e.message}`);
+        });
+        await probe.unload();
+        return probe.graph;
+      })();
+      this.graphs.set(key, g);
+      g.catch(() => this.graphs.delete(key));
+    }
+    return g;
+  }
+
+  /**
+   * Triton's ORT auto-complete, skipped when the config already lists inputs and outputs: adds the model's inputs/outputs the config leaves out (and fills a
+   * declared tensor's missing data_type/dims), and when every model input and output has a dynamic
+   * first dim and the config's `max_batch_size` is 0, sets it to `default-max-batch-size` (backend
+   * config, default 4) and adds `dynamic_batching {}` if that is > 1 and no scheduler is set.
+   * @throws TritonError INVALID_ARG when the config asks for batching the model cannot do.
+   */
+  async autoCompleteConfig(config: ModelConfig, ctx: ModelLoadContext): Promise<ModelConfig> {
+    if (config.input.length > 0 && config.output.length > 0) {
+      ctx.logger.verbose(1, `skipping model configuration auto-complete for '${ctx.name}': inputs and outputs already specified`);
+      return config;
+    }
+    const graph = await this.graphOf(ctx);
+    const declared = (list: Array<ModelInput | ModelOutput>, name: string) => list.find((t) => t.name === name);
+    // Can the model batch? Every graph tensor needs a dynamic first dim, and config dims, where
+    // given, must leave room for it.
+    const all = [...graph.inputs, ...graph.outputs];
+    let canBatch = all.length > 0 && all.every((t) => t.shape.length > 0 && t.shape[0] === -1);
+    for (const t of all) {
+      const d = declared([...config.input, ...config.output], t.name);
+      if (d && d.dims.length > 0 && !d.reshape && d.dims.length === t.shape.length) canBatch = false;
+    }
+    if (config.max_batch_size === 0 && canBatch) {
+      const raw = ctx.backendConfig['default-max-batch-size'];
+      const def = raw === undefined ? 4 : Number(raw);
+      if (!Number.isInteger(def) || def < 0) {
+        throw new TritonError('INVALID_ARG', `backend config default-max-batch-size must be an integer ≥ 0, got '${raw}'`);
+      }
+      config.max_batch_size = def;
+      ctx.logger.warn(
+        `autofilled max_batch_size to ${def} for model '${ctx.name}' since batching is supported but no ` +
+          `max_batch_size is specified in model configuration`,
+      );
+      const hasScheduler = config.dynamic_batching || config.sequence_batching || config.ensemble_scheduling;
+      if (def > 1 && !hasScheduler) config.dynamic_batching = emptyDynamicBatching();
+    } else if (config.max_batch_size > 0 && !canBatch && all.length > 0) {
+      throw new TritonError(
+        'INVALID_ARG',
+        `autofill failed for model '${ctx.name}': model does not support batching while non-zero ` +
+          `max_batch_size is specified (every input and output needs a dynamic first dimension)`,
+      );
+    }
+    const batched = config.max_batch_size > 0;
+    const fill = (list: Array<ModelInput | ModelOutput>, make: (t: GraphTensor) => ModelInput | ModelOutput, tensors: GraphTensor[]) => {
+      for (const t of tensors) {
+        const d = declared(list, t.name);
+        if (!d) {
+          list.push(make(t));
+          continue;
+        }
+        if (d.data_type === 'TYPE_INVALID') d.data_type = (configTypeOf(t) ?? 'TYPE_INVALID') as typeof d.data_type;
+        if (d.dims.length === 0 && !d.reshape) d.dims = batched ? t.shape.slice(1) : t.shape.slice();
+      }
+    };
+    fill(config.input, (t) => makeInput(t.name, configTypeOf(t), batched ? t.shape.slice(1) : t.shape), graph.inputs);
+    fill(config.output, (t) => makeOutput(t.name, configTypeOf(t), batched ? t.shape.slice(1) : t.shape), graph.outputs);
+    return config;
+  }
+
+  /**
+   * Checks the config against the graph: every config input/output exists in the model with the same
+   * datatype and compatible dims (after `reshape`), and every model input is in the config.
+   * @throws TritonError INVALID_ARG naming the model, tensor and mismatch.
+   */
+  async validate(config: ModelConfig, ctx: ModelLoadContext): Promise<void> {
+    const graph = await this.graphOf(ctx);
+    const batched = config.max_batch_size > 0;
+    const check = (kind: 'input' | 'output', list: Array<ModelInput | ModelOutput>, tensors: GraphTensor[]) => {
+      for (const c of list) {
+        const g = tensors.find((t) => t.name === c.name);
+        if (!g) {
+          throw new TritonError(
+            'INVALID_ARG',
+            `unable to load model '${ctx.name}', configuration expects ${kind} '${c.name}' but the model has ` +
+              `${kind}s: ${tensors.map((t) => `'${t.name}'`).join(', ')}`,
+          );
+        }
+        const modelType = configTypeOf(g);
+        if (modelType !== c.data_type) {
+          throw new TritonError(
+            'INVALID_ARG',
+            `unable to load model '${ctx.name}', configuration expects datatype ${c.data_type} for ${kind} ` +
+              `'${c.name}', model provides ${modelType ?? g.type ?? 'a non-tensor value'}`,
+          );
+        }
+        const dims = c.reshape ? c.reshape.shape : c.dims;
+        const full = batched ? [-1, ...dims] : dims;
+        const ok =
+          g.shape.length === 0 ||
+          (g.shape.length === full.length && g.shape.every((d, i) => d === -1 || full[i] === -1 || d === full[i]));
+        if (!ok) {
+          throw new TritonError(
+            'INVALID_ARG',
+            `unable to load model '${ctx.name}', ${kind} '${c.name}' dims ${formatShape(g.shape)} don't match ` +
+              `configuration dims ${formatShape(full)}` +
+              (batched ? ` (max_batch_size ${config.max_batch_size} adds the leading batch dimension -1)` : ''),
+          );
+        }
+      }
+    };
+    check('input', config.input, graph.inputs);
+    check('output', config.output, graph.outputs);
+    for (const g of graph.inputs) {
+      if (!config.input.some((c) => c.name === g.name)) {
+        throw new TritonError(
+          'INVALID_ARG',
+          `unable to load model '${ctx.name}', model input '${g.name}' is not in the configuration`,
+        );
+      }
+    }
+  }
+
+  /** ONNX models on CPU get 2 instances per group when the group gives no count, as Triton's ORT backend. */
+  defaultInstanceCount(kind: string): number {
+    return kind === 'KIND_CPU' ? 2 : 1;
+  }
+
+  async createInstance(config: ModelConfig, ctx: ModelLoadContext, placement: InstancePlacement): Promise<ModelInstance> {
+    const outputs = specs(config.output);
+    const all = outputs.map((o) => o.name);
+    const wanted = (r: InferenceRequest) => (r.outputs ? r.outputs.map((o) => o.name) : all);
+    try {
+      return await OrtInstance.start(
+        placement.name,
+        {
+          modelPath: ctx.modelPath,
+          sessionOptions: sessionOptions(config, ctx.backendConfig, placement),
+          inputs: specs(config.input),
+          outputs,
+          maxBatchSize: config.max_batch_size,
+        },
+        wanted,
+      );
+    } catch (e) {
+      if (e instanceof TritonError && e.code !== 'INVALID_ARG') throw e;
+      throw new TritonError('INVALID_ARG', `unable to create instance ${placement.name} of model '${ctx.name}': ${(e as Error).message}`);
+    }
+  }
+}
+
+function makeInput(name: string, dataType: string | undefined, dims: number[]): ModelInput {
+  return {
+    name,
+    data_type: (dataType ?? 'TYPE_INVALID') as ModelInput['data_type'],
+    format: 'FORMAT_NONE',
+    dims,
+    is_shape_tensor: false,
+    allow_ragged_batch: false,
+    optional: false,
+    is_non_linear_format_io: false,
+  } as ModelInput;
+}
+
+function makeOutput(name: string, dataType: string | undefined, dims: number[]): ModelOutput {
+  return {
+    name,
+    data_type: (dataType ?? 'TYPE_INVALID') as ModelOutput['data_type'],
+    dims,
+    label_filename: '',
+    is_shape_tensor: false,
+    is_non_linear_format_io: false,
+  } as ModelOutput;
+}
+
+function emptyDynamicBatching(): NonNullable<ModelConfig['dynamic_batching']> {
+  return {
+    preferred_batch_size: [],
+    max_queue_delay_microseconds: 0,
+    preserve_ordering: false,
+    priority_levels: 0,
+    default_priority_level: 0,
+    priority_queue_policy: {},
+  } as unknown as NonNullable<ModelConfig['dynamic_batching']>;
+}

@@ -1,0 +1,157 @@
+/**
+ * The event-loop side of an ONNX Runtime model instance: a worker thread holding one session.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ModelInstance } from '../../core/backend.js';
+import { TritonError } from '../../core/errors.js';
+import type { ExecuteResult, ExecuteTimings, InferenceRequest } from '../../core/request.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { FromWorker, GraphTensor, ToWorker, WireRequest, WireTensor, WorkerInit } from './protocol.js';
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+type Pending = {
+  resolve: (r: { results: ExecuteResult[]; timings: ExecuteTimings }) => void;
+  reject: (e: Error) => void;
+};
+
+/**
+ * Packs the inputs of a batch for transfer. A request that owns its buffers hands them over as they
+ * are (no copy); any other request's inputs are copied once into a fresh buffer, because transferring
+ * a shared buffer would take it from its other users and cloning a view would copy all of its buffer.
+ */
+export function packRequests(
+  requests: InferenceRequest[],
+  outputNames: (r: InferenceRequest) => string[],
+): { wire: WireRequest[]; buffers: ArrayBuffer[] } {
+  const buffers: ArrayBuffer[] = [];
+  const index = new Map<ArrayBuffer, number>();
+  const wire = requests.map((r) => {
+    let inputs: WireTensor[];
+    const owned = r.ownsBuffers && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer));
+    if (owned) {
+      inputs = r.inputs.map((t) => {
+        const ab = t.data.buffer as ArrayBuffer;
+        let i = index.get(ab);
+        if (i === undefined) {
+          i = buffers.push(ab) - 1;
+          index.set(ab, i);
+        }
+        return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: i, byteOffset: t.data.byteOffset, byteLength: t.data.byteLength };
+      });
+    } else {
+      // Align each tensor to 8 bytes so the worker can view it without another copy.
+      const offsets: number[] = [];
+      let total = 0;
+      for (const t of r.inputs) {
+        offsets.push(total);
+        total += (t.data.byteLength + 7) & ~7;
+      }
+      const ab = new ArrayBuffer(total);
+      const u8 = new Uint8Array(ab);
+      const i = buffers.push(ab) - 1;
+      inputs = r.inputs.map((t, k) => {
+        u8.set(t.data, offsets[k]);
+        return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: i, byteOffset: offsets[k], byteLength: t.data.byteLength };
+      });
+    }
+    return { inputs, outputs: outputNames(r) };
+  });
+  return { wire, buffers };
+}
+
+/** One ORT session in its own worker thread. */
+export class OrtInstance implements ModelInstance {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closed = false;
+
+  private constructor(
+    readonly name: string,
+    private readonly worker: Worker,
+    /** The graph's inputs and outputs as ORT reports them. */
+    readonly graph: { inputs: GraphTensor[]; outputs: GraphTensor[] },
+    private readonly outputNames: (r: InferenceRequest) => string[],
+  ) {
+    worker.on('message', (msg: FromWorker) => this.onMessage(msg));
+    worker.on('error', (e) => this.failAll(`model instance ${name} failed: ${e.message}`));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.failAll(`model instance ${name} stopped unexpectedly (exit code ${code})`);
+    });
+  }
+
+  /**
+   * Starts the worker and creates the session.
+   * @param outputNames which outputs a request wants (all config outputs when it names none).
+   * @throws TritonError INVALID_ARG with ORT's message when the session cannot be created.
+   */
+  static async start(
+    name: string,
+    init: WorkerInit,
+    outputNames: (r: InferenceRequest) => string[] = () => init.outputs.map((o) => o.name),
+  ): Promise<OrtInstance> {
+    const worker = new Worker(WORKER_URL, { workerData: init, name: `ort:${name}` });
+    const graph = await new Promise<{ inputs: GraphTensor[]; outputs: GraphTensor[] }>((resolve, reject) => {
+      const onMessage = (msg: FromWorker) => {
+        worker.off('error', onError);
+        if (msg.type === 'ready') resolve({ inputs: msg.inputs, outputs: msg.outputs });
+        else if (msg.type === 'init-error') reject(new TritonError('INVALID_ARG', msg.message));
+      };
+      const onError = (e: Error) => reject(new TritonError('INTERNAL', e.message));
+      worker.once('message', onMessage);
+      worker.once('error', onError);
+    }).catch(async (e) => {
+      await worker.terminate();
+      throw e;
+    });
+    return new OrtInstance(name, worker, graph, outputNames);
+  }
+
+  execute(requests: InferenceRequest[]): Promise<{ results: ExecuteResult[]; timings: ExecuteTimings }> {
+    if (this.closed) return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
+    const id = this.nextId++;
+    const { wire, buffers } = packRequests(requests, this.outputNames);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const msg: ToWorker = { type: 'run', id, requests: wire, buffers };
+      this.worker.postMessage(msg, buffers);
+    });
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type !== 'result') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    const results: ExecuteResult[] = msg.results.map((r) => {
+      if ('error' in r) return new TritonError(r.error.code, r.error.message);
+      return {
+        outputs: r.outputs.map(
+          (t): Tensor => ({
+            name: t.name,
+            datatype: t.datatype,
+            shape: t.shape,
+            data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
+          }),
+        ),
+      };
+    });
+    p.resolve({ results, timings: msg.timings });
+  }
+
+  private failAll(message: string): void {
+    for (const p of this.pending.values()) p.reject(new TritonError('INTERNAL', message));
+    this.pending.clear();
+  }
+
+  async unload(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    const timer = setTimeout(() => void this.worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.failAll(`model instance ${this.name} was unloaded`);
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * A model instance's thread: owns one ONNX Runtime `InferenceSession` and runs batches on it.
+ *
+ * onnxruntime-node's `session.run()` blocks the thread it is called on, so every instance executes
+ * here, never on the event loop. Input bytes arrive in transferred ArrayBuffers; inputs of several
+ * requests are gathered into one batch tensor (the only copy, needed because ORT takes contiguous
+ * tensors); outputs go back as views into one transferred buffer per output, split per request.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
+import { deserializeBytesTensor } from '../../core/tensor.js';
+import type { FromWorker, GraphTensor, TensorSpec, ToWorker, WireRequest, WireTensor, WorkerInit } from './protocol.js';
+import { fromOrtType, toOrtType } from './types.js';
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+class RequestError extends Error {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function graphTensors(meta: readonly ort.InferenceSession.ValueMetadata[]): GraphTensor[] {
+  return meta.map((m) =>
+    m.isTensor
+      ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }
+      : { name: m.name, shape: [] },
+  );
+}
+
+/** The model-side shape of a request tensor: applies the config's `reshape` (keeping the batch dim). */
+function modelShape(spec: TensorSpec | undefined, shape: number[], batched: boolean): number[] {
+  if (!spec?.reshape) return shape;
+  const rest = batched ? shape.slice(1) : shape;
+  // Variable (-1) entries of the reshape take the request's variable dims, in order.
+  const variable = rest.filter((_, i) => spec.dims[i] === -1);
+  let k = 0;
+  const target = spec.reshape.map((d) => (d === -1 ? (variable[k++] ?? 1) : d));
+  return batched ? [shape[0], ...target] : target;
+}
+
+function bytesOf(t: WireTensor, buffers: ArrayBuffer[]): Uint8Array {
+  return new Uint8Array(buffers[t.buffer], t.byteOffset, t.byteLength);
+}
+
+/** Builds one ORT input tensor from the same-named input of every request (concatenated on dim 0). */
+function gatherInput(
+  name: string,
+  requests: WireRequest[],
+  buffers: ArrayBuffer[],
+  spec: TensorSpec | undefined,
+): ort.Tensor {
+  const batched = init.maxBatchSize > 0;
+  const parts: WireTensor[] = [];
+  for (const r of requests) {
+    const t = r.inputs.find((x) => x.name === name);
+    if (t) parts.push(t);
+  }
+  const first = parts[0];
+  const dt: Datatype = first.datatype;
+  const ortType = toOrtType(dt);
+  if (!ortType) throw new Error(`datatype ${dt} of input '${name}' is not supported by ONNX Runtime`);
+  let shape = first.shape.slice();
+  if (parts.length > 1) shape[0] = parts.reduce((n, p) => n + p.shape[0], 0);
+  shape = modelShape(spec, shape, batched);
+
+  if (dt === 'BYTES') {
+    const strings: string[] = [];
+    parts.forEach((p, i) => {
+      for (const el of deserializeBytesTensor(bytesOf(p, buffers), `input '${name}'`)) {
+        try {
+          strings.push(utf8.decode(el));
+        } catch {
+          throw new RequestError(
+            requests.findIndex((r) => r.inputs.includes(p)) ?? i,
+            `input '${name}' holds bytes that are not valid UTF-8; ONNX Runtime string tensors carry UTF-8 text only`,
+          );
+        }
+      }
+    });
+    return new ort.Tensor('string', strings, shape);
+  }
+
+  let bytes: Uint8Array;
+  if (parts.length === 1) {
+    bytes = bytesOf(first, buffers);
+  } else {
+    const total = parts.reduce((n, p) => n + p.byteLength, 0);
+    bytes = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) {
+      bytes.set(bytesOf(p, buffers), off);
+      off += p.byteLength;
+    }
+  }
+  const data = typedView(dt, bytes);
+  return new ort.Tensor(ortType as 'float32', data as Float32Array, shape);
+}
+
+interface Split {
+  tensors: WireTensor[][];
+  buffers: ArrayBuffer[];
+}
+
+/** Splits each output along the batch dim into per-request views of one buffer. */
+function scatterOutputs(requests: WireRequest[], results: ort.InferenceSession.OnnxValueMapType, wanted: string[]): Split {
+  const batched = init.maxBatchSize > 0;
+  const perRequest: WireTensor[][] = requests.map(() => []);
+  const buffers: ArrayBuffer[] = [];
+  const batchSizes = requests.map((r) => (batched && r.inputs.length > 0 ? r.inputs[0].shape[0] : 1));
+  const outSpecs = new Map(init.outputs.map((o) => [o.name, o]));
+
+  for (const name of wanted) {
+    const value = results[name] as ort.Tensor;
+    const spec = outSpecs.get(name);
+    const dt: Datatype = spec?.datatype ?? fromOrtType(value.type) ?? 'FP32';
+    let dims = value.dims.slice();
+    if (spec?.reshape && !spec.dims.includes(-1)) {
+      // The config declares the output with other dims than the model: report the config's view.
+      dims = batched ? [dims[0], ...spec.dims] : spec.dims.slice();
+    }
+    const rowElems = batched ? dims.slice(1).reduce((a, b) => a * b, 1) : 0;
+
+    if (dt === 'BYTES') {
+      const strings = value.data as string[];
+      const encoded = strings.map((s) => Buffer.from(s, 'utf8'));
+      const total = encoded.reduce((n, e) => n + 4 + e.byteLength, 0);
+      const ab = new ArrayBuffer(total);
+      const u8 = new Uint8Array(ab);
+      const view = new DataView(ab);
+      const bufIndex = buffers.push(ab) - 1;
+      let off = 0;
+      let el = 0;
+      requests.forEach((_, i) => {
+        if (!requests[i].outputs.includes(name)) {
+          el += batched ? batchSizes[i] * rowElems : encoded.length;
+          return;
+        }
+        const count = batched ? batchSizes[i] * rowElems : encoded.length;
+        const start = off;
+        for (let k = 0; k < count; k++) {
+          const e = encoded[el++];
+          view.setUint32(off, e.byteLength, true);
+          u8.set(e, off + 4);
+          off += 4 + e.byteLength;
+        }
+        const shape = batched ? [batchSizes[i], ...dims.slice(1)] : dims;
+        perRequest[i].push({ name, datatype: dt, shape, buffer: bufIndex, byteOffset: start, byteLength: off - start });
+      });
+      continue;
+    }
+
+    const data = value.data as unknown as ArrayBufferView;
+    let ab = data.buffer as ArrayBuffer;
+    let base = data.byteOffset;
+    if (data.byteOffset !== 0 || data.byteLength !== ab.byteLength) {
+      // Not a buffer of its own: copy once so it can be transferred.
+      ab = ab.slice(data.byteOffset, data.byteOffset + data.byteLength);
+      base = 0;
+    }
+    const bufIndex = buffers.push(ab) - 1;
+    const size = elementByteSize(dt);
+    let row = 0;
+    requests.forEach((r, i) => {
+      const b = batchSizes[i];
+      if (r.outputs.includes(name)) {
+        const shape = batched ? [b, ...dims.slice(1)] : dims;
+        const byteLength = batched ? b * rowElems * size : data.byteLength;
+        perRequest[i].push({
+          name,
+          datatype: dt,
+          shape,
+          buffer: bufIndex,
+          byteOffset: base + row * rowElems * size,
+          byteLength,
+        });
+      }
+      row += b;
+    });
+  }
+  return { tensors: perRequest, buffers };
+}
+
+async function main(): Promise<void> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(init.modelPath, init.sessionOptions as ort.InferenceSession.SessionOptions);
+  } catch (e) {
+    port.postMessage({ type: 'init-error', message: (e as Error).message } satisfies FromWorker);
+    return;
+  }
+  const inSpecs = new Map(init.inputs.map((i) => [i.name, i]));
+  port.postMessage({
+    type: 'ready',
+    inputs: graphTensors(session.inputMetadata),
+    outputs: graphTensors(session.outputMetadata),
+  } satisfies FromWorker);
+
+  port.on('message', async (msg: ToWorker) => {
+    if (msg.type === 'close') {
+      await session.release();
+      port.close();
+      return;
+    }
+    const { id, requests, buffers } = msg;
+    const t0 = performance.now();
+    try {
+      const feeds: Record<string, ort.Tensor> = {};
+      const names = new Set<string>();
+      for (const r of requests) for (const t of r.inputs) names.add(t.name);
+      for (const name of names) feeds[name] = gatherInput(name, requests, buffers, inSpecs.get(name));
+      const wanted = [...new Set(requests.flatMap((r) => r.outputs))];
+      const t1 = performance.now();
+      const out = await session.run(feeds, wanted);
+      const t2 = performance.now();
+      const split = scatterOutputs(requests, out, wanted);
+      const t3 = performance.now();
+      const reply: FromWorker = {
+        type: 'result',
+        id,
+        results: split.tensors.map((outputs) => ({ outputs })),
+        buffers: split.buffers,
+        timings: {
+          computeInputNs: Math.round((t1 - t0) * 1e6),
+          computeInferNs: Math.round((t2 - t1) * 1e6),
+          computeOutputNs: Math.round((t3 - t2) * 1e6),
+        },
+      };
+      port.postMessage(reply, split.buffers);
+    } catch (e) {
+      const message = (e as Error).message;
+      const results = requests.map((_, i) =>
+        e instanceof RequestError && e.index !== i
+          ? { error: { code: 'UNAVAILABLE' as const, message: `batch failed because of another request: ${message}` } }
+          : { error: { code: e instanceof RequestError ? ('INVALID_ARG' as const) : ('INTERNAL' as const), message } },
+      );
+      const zero = { computeInputNs: 0, computeInferNs: Math.round((performance.now() - t0) * 1e6), computeOutputNs: 0 };
+      port.postMessage({ type: 'result', id, results, buffers: [], timings: zero } satisfies FromWorker);
+    }
+  });
+}
+
+void main();

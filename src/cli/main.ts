@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/**
+ * `nereid`: the server's command line, with `tritonserver`'s flag names and defaults
+ * (server `src/command_line_parser.cc`; `tritonserver --help`). Boolean flags take an optional
+ * value as tritonserver's do: `--exit-on-error=false`, `--strict-readiness true`, `--log-info`.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createLogger, type LogFormat } from '../core/logger.js';
+import { NEREID_VERSION } from '../core/server.js';
+import { defaultServeSettings, startServer, type ServeSettings } from './serve.js';
+
+function parseBool(value: string | boolean): boolean {
+  if (typeof value === 'boolean') return value;
+  const v = value.toLowerCase();
+  if (['true', '1', 'on', 'yes'].includes(v)) return true;
+  if (['false', '0', 'off', 'no'].includes(v)) return false;
+  throw new InvalidArgumentError(`expected true or false, got '${value}'`);
+}
+
+function parseInteger(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Parses `--backend-config=<backend>,<key>=<value>` entries into settings by backend. */
+export function parseBackendConfig(entries: string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const e of entries) {
+    const m = /^([^,=]+),([^=]+)=(.*)$/.exec(e);
+    if (!m) {
+      throw new InvalidArgumentError(`--backend-config expects <backend>,<setting>=<value>, got '${e}'`);
+    }
+    (out[m[1]] ??= {})[m[2]] = m[3];
+  }
+  return out;
+}
+
+/** Builds the command-line program; `run` receives the parsed settings. */
+export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command {
+  const d = defaultServeSettings();
+  const bool = (flags: string, help: string, def: boolean) =>
+    new Option(`${flags} [bool]`, `${help} (default: ${def})`).argParser(parseBool);
+  const program = new Command('nereid')
+    .description('Nereid: a Triton-compatible inference server (KServe v2 HTTP protocol) for ONNX models')
+    .version(NEREID_VERSION)
+    .option('--model-repository <path>', 'model repository path; repeat for several (alias --model-store)', collect, [])
+    .option('--model-store <path>', 'same as --model-repository', collect, [])
+    .addOption(new Option('--model-control-mode <mode>', 'model control mode; only "none" (load everything at start) so far').choices(['none']).default('none'))
+    .option('--model-config-name <name>', 'use <model>/configs/<name>.pbtxt instead of config.pbtxt where it exists')
+    .option('--model-load-thread-count <n>', 'models loaded in parallel', parseInteger(1), d.modelLoadThreads)
+    .option('--backend-config <backend,setting=value>', 'backend setting, e.g. onnxruntime,default-max-batch-size=8; repeatable', collect, [])
+    .option('--disable-auto-complete-config', 'do not complete model configurations from the model files')
+    .addOption(bool('--strict-model-config', 'deprecated: true is --disable-auto-complete-config', false))
+    .addOption(bool('--exit-on-error', 'exit when a model fails to load', d.exitOnError))
+    .addOption(bool('--strict-readiness', '/v2/health/ready is 200 only when every model is ready', d.strictReadiness))
+    .option('--exit-timeout-secs <seconds>', 'on SIGINT/SIGTERM, seconds to wait for in-flight requests', parseInteger(0), d.exitTimeoutSecs)
+    .addOption(bool('--allow-http', 'serve HTTP/REST', d.allowHttp))
+    .option('--http-port <port>', 'HTTP port', parseInteger(0), d.httpPort)
+    .option('--http-address <address>', 'HTTP listen address', d.httpAddress)
+    .option('--http-max-input-size <bytes>', 'largest accepted request body in bytes (also after decompression)', parseInteger(1), d.httpMaxInputSize)
+    .option('--id <name>', 'server name reported by GET /v2 (official clients expect "triton")', d.serverName)
+    .option('--server-name <name>', 'same as --id')
+    .option('--log-verbose <level>', 'verbose log level, 0 = off', parseInteger(0), 0)
+    .addOption(bool('--log-info', 'log information messages', true))
+    .addOption(bool('--log-warning', 'log warnings', true))
+    .addOption(bool('--log-error', 'log errors', true))
+    .addOption(new Option('--log-format <format>', 'log line layout: default, ISO8601, or json (one object per line)').choices(['default', 'ISO8601', 'json']).default('default'))
+    .action(async (o) => {
+      const repositories = [...o.modelRepository, ...o.modelStore];
+      if (repositories.length === 0) program.error('error: at least one --model-repository is required');
+      const settings: ServeSettings = {
+        ...d,
+        repositories,
+        allowHttp: o.allowHttp ?? d.allowHttp,
+        httpPort: o.httpPort,
+        httpAddress: o.httpAddress,
+        httpMaxInputSize: o.httpMaxInputSize,
+        backendConfig: parseBackendConfig(o.backendConfig),
+        autoComplete: !(o.disableAutoCompleteConfig || o.strictModelConfig === true),
+        strictReadiness: o.strictReadiness ?? d.strictReadiness,
+        exitOnError: o.exitOnError ?? d.exitOnError,
+        exitTimeoutSecs: o.exitTimeoutSecs,
+        modelConfigName: o.modelConfigName,
+        modelLoadThreads: o.modelLoadThreadCount,
+        serverName: o.serverName ?? o.id,
+        log: {
+          logVerbose: o.logVerbose,
+          logInfo: o.logInfo ?? true,
+          logWarning: o.logWarning ?? true,
+          logError: o.logError ?? true,
+          format: o.logFormat as LogFormat,
+        },
+      };
+      await run(settings);
+    });
+  return program;
+}
+
+/** Runs the server until SIGINT/SIGTERM, then drains and exits 0 (1 when it cannot start). */
+async function serve(settings: ServeSettings): Promise<void> {
+  const logger = createLogger(settings.log);
+  let server;
+  try {
+    server = await startServer(settings, logger);
+  } catch (e) {
+    logger.error(`error: creating server: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      logger.warn(`received ${signal} again, exiting now`);
+      process.exit(1);
+    }
+    logger.info(`received ${signal}, stopping: no new requests, waiting for in-flight ones, unloading models`);
+    server.stop().then(
+      () => {
+        logger.info('server stopped');
+        process.exit(0);
+      },
+      (e: Error) => {
+        logger.error(`error while stopping: ${e.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+await buildProgram(serve).parseAsync(process.argv);

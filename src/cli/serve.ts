@@ -1,0 +1,128 @@
+/**
+ * Starting and stopping a whole Nereid server (core + frontends) from parsed settings; used by the
+ * CLI and by tests that need a real server on real sockets.
+ */
+import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
+import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
+import { InferenceServer } from '../core/server.js';
+import { HttpFrontend } from '../frontends/http/server.js';
+
+/** Everything `startServer` needs; the CLI fills it from `tritonserver`-style flags. */
+export interface ServeSettings {
+  /** `--model-repository` paths. */
+  repositories: string[];
+  /** Serve HTTP (`--allow-http`, default true). */
+  allowHttp: boolean;
+  /** `--http-port` (8000; 0 = any free port). */
+  httpPort: number;
+  /** `--http-address` (0.0.0.0). */
+  httpAddress: string;
+  /** `--http-max-input-size` in bytes (64 MiB). */
+  httpMaxInputSize: number;
+  /** `--backend-config` settings by backend. */
+  backendConfig: Record<string, Record<string, string>>;
+  /** Auto-complete model configs (false with `--disable-auto-complete-config` / `--strict-model-config`). */
+  autoComplete: boolean;
+  /** `--strict-readiness` (true). */
+  strictReadiness: boolean;
+  /** `--exit-on-error` (true): exit when a model fails to load. */
+  exitOnError: boolean;
+  /** `--exit-timeout-secs` (30): how long shutdown waits for in-flight requests. */
+  exitTimeoutSecs: number;
+  /** `--model-config-name`. */
+  modelConfigName?: string;
+  /** `--model-load-thread-count` (4). */
+  modelLoadThreads: number;
+  /** Server metadata name (`--id`, default "triton"). */
+  serverName: string;
+  /** Log settings. */
+  log: LogSettings;
+}
+
+/** Defaults of every setting, as tritonserver's. */
+export function defaultServeSettings(): ServeSettings {
+  return {
+    repositories: [],
+    allowHttp: true,
+    httpPort: 8000,
+    httpAddress: '0.0.0.0',
+    httpMaxInputSize: 64 * 1024 * 1024,
+    backendConfig: {},
+    autoComplete: true,
+    strictReadiness: true,
+    exitOnError: true,
+    exitTimeoutSecs: 30,
+    modelLoadThreads: 4,
+    serverName: 'triton',
+    log: defaultLogSettings(),
+  };
+}
+
+/** A running server. */
+export interface RunningServer {
+  core: InferenceServer;
+  http?: HttpFrontend;
+  /** Bound HTTP port (useful with port 0). */
+  httpPort?: number;
+  /** Names of models that failed to load. */
+  failedModels: string[];
+  /** Graceful stop: close listeners, drain in-flight requests (up to exit timeout), unload models. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Loads the repositories and starts the frontends.
+ * @throws Error when a repository cannot be read, a port cannot be bound, or (with exitOnError) a
+ *   model failed to load — after unloading whatever did load.
+ */
+export async function startServer(settings: ServeSettings, logger: Logger = createLogger(settings.log)): Promise<RunningServer> {
+  const core = new InferenceServer({
+    repositories: settings.repositories,
+    backends: [new OnnxRuntimeBackend()],
+    backendConfig: settings.backendConfig,
+    autoComplete: settings.autoComplete,
+    strictReadiness: settings.strictReadiness,
+    modelConfigName: settings.modelConfigName,
+    modelLoadThreads: settings.modelLoadThreads,
+    serverName: settings.serverName,
+    logger,
+  });
+  const failedModels = await core.loadAll();
+  logger.info(core.modelTable());
+  if (failedModels.length > 0 && settings.exitOnError) {
+    await core.shutdown(0);
+    throw new Error(`failed to load all models (${failedModels.join(', ')}); use --exit-on-error=false to serve the others`);
+  }
+  let http: HttpFrontend | undefined;
+  let httpPort: number | undefined;
+  if (settings.allowHttp) {
+    http = new HttpFrontend(core, {
+      port: settings.httpPort,
+      address: settings.httpAddress,
+      maxInputSize: settings.httpMaxInputSize,
+    });
+    try {
+      httpPort = await http.listen();
+    } catch (e) {
+      await core.shutdown(0);
+      throw new Error(`failed to start HTTP service on ${settings.httpAddress}:${settings.httpPort}: ${(e as Error).message}`);
+    }
+    logger.info(`Started HTTPService at ${settings.httpAddress}:${httpPort}`);
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    core,
+    http,
+    httpPort,
+    failedModels,
+    stop() {
+      stopping ??= (async () => {
+        const closed = http?.close();
+        const left = await core.shutdown(settings.exitTimeoutSecs * 1000);
+        if (left > 0) logger.warn(`exit timeout expired with ${left} requests in flight`);
+        await closed;
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * A loaded model version: its final config, model instances, scheduler and statistics.
+ * Loading follows Triton's order (core `src/backend_model.cc`): auto-complete → validate → instances.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ModelConfig } from '../config/types.js';
+import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from './backend.js';
+import { classify } from './classification.js';
+import { asTritonError, TritonError } from './errors.js';
+import type { ExecuteResult, InferenceRequest, InferenceResponse } from './request.js';
+import { DefaultScheduler } from './scheduler/default-scheduler.js';
+import type { Scheduler } from './scheduler/scheduler.js';
+import { ModelStats } from './stats.js';
+import type { Tensor } from './tensor.js';
+import { indexTensors, validateRequest, type TensorIndex } from './validate.js';
+
+/**
+ * Instance placements from `instance_group`, as Triton expands them: each group gives `count`
+ * instances (the backend's default when 0) named `<group name>_<i>`; a group without a name is
+ * named `<model>_<group index>`; KIND_AUTO becomes KIND_CPU (no GPU support yet); passive
+ * instances are created but not scheduled.
+ */
+export function instancePlacements(config: ModelConfig, backend: Backend): Array<InstancePlacement & { passive: boolean }> {
+  const groups = config.instance_group.length > 0 ? config.instance_group : [undefined];
+  const out: Array<InstancePlacement & { passive: boolean }> = [];
+  groups.forEach((g, gi) => {
+    const kind = !g || g.kind === 'KIND_AUTO' ? 'KIND_CPU' : g.kind;
+    const count = g && g.count > 0 ? g.count : (backend.defaultInstanceCount?.(kind) ?? 1);
+    const name = g?.name || (config.instance_group.length > 0 ? `${config.name}_${gi}` : config.name);
+    const gpus = g?.gpus.length ? g.gpus : [0];
+    const perDevice = kind === 'KIND_GPU' ? gpus : [0];
+    for (const deviceId of perDevice) {
+      for (let i = 0; i < count; i++) {
+        out.push({ name: `${name}_${out.length}`, kind, deviceId, index: out.length, total: 0, passive: g?.passive ?? false });
+      }
+    }
+  });
+  for (const p of out) p.total = out.length;
+  return out;
+}
+
+/** A loaded, servable model version. */
+export class ModelVersion {
+  readonly stats = new ModelStats();
+  private readonly index: TensorIndex;
+  private readonly scheduler: Scheduler;
+  private readonly labels = new Map<string, string[]>();
+  private inflight = 0;
+  private accepting = true;
+
+  private constructor(
+    readonly config: ModelConfig,
+    readonly version: number,
+    private readonly instances: ModelInstance[],
+    scheduled: ModelInstance[],
+    modelDir: string,
+  ) {
+    this.index = indexTensors(config);
+    this.scheduler = new DefaultScheduler(scheduled, this.stats);
+    for (const o of config.output) {
+      if (o.label_filename) {
+        const text = fs.readFileSync(path.join(modelDir, o.label_filename), 'utf8');
+        this.labels.set(o.name, text.split('\n').map((l) => l.replace(/\r$/, '')));
+      }
+    }
+  }
+
+  /**
+   * Loads a model version: completes and validates the config with the backend, then creates every
+   * instance (in parallel).
+   * @param autoComplete run the backend's auto-complete (off with `--disable-auto-complete-config`).
+   * @throws TritonError describing why the version cannot load; instances already created are unloaded.
+   */
+  static async load(config: ModelConfig, backend: Backend, ctx: ModelLoadContext, autoComplete: boolean): Promise<ModelVersion> {
+    if (autoComplete) config = await backend.autoCompleteConfig(config, ctx);
+    if (config.input.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one input`);
+    if (config.output.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
+    await backend.validate?.(config, ctx);
+    const placements = instancePlacements(config, backend);
+    const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));
+    const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await Promise.all(instances.map((i) => i.unload()));
+      throw asTritonError(failed.reason);
+    }
+    const scheduled = instances.filter((_, i) => !placements[i].passive);
+    try {
+      return new ModelVersion(config, ctx.version, instances, scheduled, ctx.modelDir);
+    } catch (e) {
+      await Promise.all(instances.map((i) => i.unload()));
+      throw new TritonError('INVALID_ARG', `unable to load model '${ctx.name}': ${(e as Error).message}`);
+    }
+  }
+
+  /** Model name. */
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** Requests queued and not yet executing (`nv_inference_pending_request_count`). */
+  pendingRequests(): number {
+    return this.scheduler.pending();
+  }
+
+  /**
+   * Validates, queues and executes a request, then applies classification to requested outputs.
+   * @throws TritonError INVALID_ARG for a request that does not fit the config (see validateRequest),
+   *   UNAVAILABLE when the version is unloading, or the backend's error for this request.
+   */
+  async infer(req: InferenceRequest): Promise<InferenceResponse> {
+    const start = performance.now();
+    if (!this.accepting) throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
+    let batchSize: number;
+    try {
+      batchSize = validateRequest(this.config, this.index, req);
+    } catch (e) {
+      this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
+      throw e;
+    }
+    this.inflight++;
+    try {
+      const { result, queueMs } = await new Promise<{ result: ExecuteResult; queueMs: number }>((resolve) =>
+        this.scheduler.enqueue({
+          request: req,
+          batchSize,
+          enqueuedAt: start,
+          done: (result, queueMs) => resolve({ result, queueMs }),
+        }),
+      );
+      if (result instanceof TritonError) {
+        this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
+        throw result;
+      }
+      const outputs = this.finishOutputs(req, result.outputs);
+      this.stats.recordRequest(true, (performance.now() - start) * 1e6, queueMs * 1e6);
+      return { model: this.name, version: String(this.version), id: req.id, outputs };
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  /** Orders outputs as requested and applies classification. */
+  private finishOutputs(req: InferenceRequest, outputs: Tensor[]): Tensor[] {
+    if (!req.outputs) return outputs;
+    const byName = new Map(outputs.map((t) => [t.name, t]));
+    return req.outputs.map((o) => {
+      const t = byName.get(o.name);
+      if (!t) throw new TritonError('INTERNAL', `model '${this.name}' produced no output '${o.name}'`);
+      if (o.classification && o.classification > 0) {
+        return classify(t, o.classification, this.config.max_batch_size > 0, this.labels.get(o.name) ?? [], this.name);
+      }
+      return t;
+    });
+  }
+
+  /** Stops accepting requests, lets queued and running ones finish, then unloads every instance. */
+  async unload(): Promise<void> {
+    this.accepting = false;
+    await this.scheduler.idle();
+    await Promise.all(this.instances.map((i) => i.unload()));
+  }
+
+  /** Requests accepted and not yet answered. */
+  get inflightRequests(): number {
+    return this.inflight;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Inference requests and responses as the core sees them, independent of HTTP or gRPC.
+ *
+ * Field meanings follow the KServe v2 inference request/response (kserve/open-inference-protocol
+ * inference_rest.md) with Triton's parameters extension (server docs/protocol/extension_parameters.md).
+ */
+import type { TritonError } from './errors.js';
+import type { Tensor } from './tensor.js';
+
+/** A request or response parameter value (`parameters` map entries). */
+export type ParameterValue = string | number | boolean;
+
+/** One entry of the request's `outputs` list. */
+export interface RequestedOutput {
+  /** Output tensor name. */
+  name: string;
+  /**
+   * Classification extension: when > 0, the output is replaced by its top-N classes as BYTES
+   * `"value:index[:label]"` (server docs/protocol/extension_classification.md).
+   */
+  classification?: number;
+  /** Other output parameters, passed through for frontends (e.g. `binary_data`). */
+  parameters?: Record<string, ParameterValue>;
+}
+
+/** An inference request addressed to one model. */
+export interface InferenceRequest {
+  /** Model name. */
+  model: string;
+  /** Model version; undefined or '' means "the version policy's latest ready version". */
+  version?: string;
+  /** Client request id, echoed in the response; '' when the client sent none. */
+  id: string;
+  /** Input tensors; with a batching model each shape starts with the batch size. */
+  inputs: Tensor[];
+  /** Requested outputs; undefined means every output of the model. */
+  outputs?: RequestedOutput[];
+  /** Request parameters (e.g. `priority`, `timeout`, `binary_data_output`). */
+  parameters: Record<string, ParameterValue>;
+  /**
+   * True when every input's bytes live in ArrayBuffers that belong to this request alone, so a model
+   * instance may take (transfer) them instead of copying. Frontends set it for bodies they allocated.
+   */
+  ownsBuffers?: boolean;
+  /** Aborted when the client goes away; queued work for it is then dropped. */
+  signal?: AbortSignal;
+}
+
+/** The response to an InferenceRequest. */
+export interface InferenceResponse {
+  /** Model name. */
+  model: string;
+  /** Version that served the request, as a decimal string. */
+  version: string;
+  /** The request's id ('' when none). */
+  id: string;
+  /** Response parameters, if any. */
+  parameters?: Record<string, ParameterValue>;
+  /** Output tensors in the order requested (or the model's output order when all were requested). */
+  outputs: Tensor[];
+}
+
+/** What a model instance returns per request of a batch: its outputs, or the error that request got. */
+export type ExecuteResult = { outputs: Tensor[] } | TritonError;
+
+/** Time spent by a model instance on one execution, in nanoseconds (Triton's compute_* statistics). */
+export interface ExecuteTimings {
+  /** Preparing inputs (gather, copies, conversions). */
+  computeInputNs: number;
+  /** The backend's own run. */
+  computeInferNs: number;
+  /** Preparing outputs (scatter, conversions). */
+  computeOutputNs: number;
+}

@@ -1,0 +1,31 @@
+/**
+ * The scheduler interface: how a model version's requests reach its model instances.
+ * Triton keeps one scheduler per model (core `src/scheduler.h`); Nereid does the same, one file per
+ * scheduler in this folder.
+ */
+import type { TritonError } from '../errors.js';
+import type { ExecuteResult, InferenceRequest } from '../request.js';
+
+/** A request waiting in a scheduler. */
+export interface QueuedRequest {
+  /** The validated request. */
+  request: InferenceRequest;
+  /** Its batch size (first dim of its inputs for a batching model, else 1). */
+  batchSize: number;
+  /** `performance.now()` in ms when it was enqueued. */
+  enqueuedAt: number;
+  /** Called exactly once with the request's outputs or error, and the ms it spent queued. */
+  done(result: ExecuteResult, queueMs: number): void;
+}
+
+/** Dispatches queued requests to model instances. */
+export interface Scheduler {
+  /** Queues a request; its `done` is called when it has executed, failed or was cancelled. */
+  enqueue(q: QueuedRequest): void;
+  /** Number of requests queued and not yet executing. */
+  pending(): number;
+  /** Resolves once nothing is queued or executing (used to drain before unload). */
+  idle(): Promise<void>;
+  /** Fails every queued request with `error` (used on unload). */
+  rejectQueued(error: TritonError): void;
+}

@@ -1,0 +1,244 @@
+/**
+ * The HTTP infer request and response: KServe v2 JSON (kserve/open-inference-protocol
+ * inference_rest.md) plus Triton's binary tensor data extension
+ * (server docs/protocol/extension_binary_data.md), parameters and classification extensions.
+ *
+ * Body layout with binary data: `<JSON header of Inference-Header-Content-Length bytes><tensor bytes…>`;
+ * inputs with `parameters.binary_data_size` take their bytes from the tail in the order they appear.
+ * A header length of 0 means the whole body is the raw bytes of the model's only input.
+ */
+import type { ModelConfig } from '../../config/types.js';
+import { configTypeToDatatype, elementByteSize, isDatatype } from '../../core/datatypes.js';
+import { invalidArg } from '../../core/errors.js';
+import type { InferenceRequest, InferenceResponse, ParameterValue, RequestedOutput } from '../../core/request.js';
+import { countBytesElements, type Tensor } from '../../core/tensor.js';
+import type { Body } from './body.js';
+import { jsonToBytes, tensorDataJson } from './json-tensor.js';
+
+/** The request plus what the response encoder needs to know. */
+export interface ParsedInfer {
+  request: InferenceRequest;
+  /** Send every output as binary (request `binary_data_output`, or a raw binary request). */
+  allBinary: boolean;
+  /** Per-output `binary_data` choices. */
+  binary: Map<string, boolean>;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseParameters(raw: unknown, where: string, model: string, allowReserved: boolean): Record<string, ParameterValue> {
+  if (raw === undefined) return {};
+  if (!isObject(raw)) throw invalidArg(`${where} of model '${model}': 'parameters' must be a JSON object`);
+  const out: Record<string, ParameterValue> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (!allowReserved && k.startsWith('triton_')) {
+      throw invalidArg(`parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.`);
+    }
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+      throw invalidArg(`parameter '${k}' has invalid type. It should be either 'int', 'bool', or 'string'.`);
+    }
+    out[k] = v;
+  }
+  return out;
+}
+
+function parseShape(raw: unknown, what: string): number[] {
+  if (!Array.isArray(raw) || !raw.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+    throw invalidArg(`${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(raw)}`);
+  }
+  return raw as number[];
+}
+
+/**
+ * Parses an infer request body.
+ * @param headerLength `Inference-Header-Content-Length` (undefined when absent: all JSON).
+ * @param config the addressed model's config (needed for raw binary requests).
+ * @throws TritonError INVALID_ARG naming the model and tensor for malformed JSON, missing fields,
+ *   bad shapes/datatypes/data, binary sizes that do not add up to the body, raw requests to
+ *   models with more than one input.
+ */
+export function parseInferRequest(
+  body: Body,
+  headerLength: number | undefined,
+  model: string,
+  version: string | undefined,
+  config: () => ModelConfig,
+): ParsedInfer {
+  const data = body.data;
+  if (headerLength !== undefined && (headerLength < 0 || headerLength > data.length)) {
+    throw invalidArg(`inference header size should be in range (0, ${data.length}), got: ${headerLength}`);
+  }
+  if (headerLength === 0) return parseRawRequest(body, model, version, config());
+
+  const hlen = headerLength ?? data.length;
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString('utf8', 0, hlen));
+  } catch (e) {
+    throw invalidArg(`failed to parse the request JSON buffer for model '${model}': ${(e as Error).message}`);
+  }
+  if (!isObject(json)) throw invalidArg(`the request JSON for model '${model}' must be an object`);
+  if (json.id !== undefined && typeof json.id !== 'string') {
+    throw invalidArg(`Unable to parse 'id' for model '${model}': 'id' must be a string`);
+  }
+  const parameters = parseParameters(json.parameters, 'request', model, false);
+  if (!Array.isArray(json.inputs)) {
+    throw invalidArg(`Unable to parse 'inputs' for model '${model}': the request must have an 'inputs' array`);
+  }
+
+  let offset = hlen;
+  const inputs: Tensor[] = json.inputs.map((raw: unknown, i: number): Tensor => {
+    if (!isObject(raw)) throw invalidArg(`input ${i} of the request for model '${model}' must be a JSON object`);
+    const name = raw.name;
+    if (typeof name !== 'string') throw invalidArg(`Unable to parse 'name' of input ${i} for model '${model}'`);
+    const what = `input '${name}' for model '${model}'`;
+    const datatype = raw.datatype;
+    if (!isDatatype(datatype)) throw invalidArg(`invalid datatype ${JSON.stringify(datatype)} for ${what}`);
+    const shape = parseShape(raw.shape, what);
+    const params = parseParameters(raw.parameters, what, model, true);
+    if (params.shared_memory_region !== undefined) {
+      throw invalidArg(`${what}: shared memory is not supported by this server (system_shared_memory is not listed in its extensions)`);
+    }
+    const binarySize = params.binary_data_size;
+    const hasData = raw.data !== undefined;
+    if ((binarySize !== undefined) === hasData) {
+      throw invalidArg(
+        `${what}: input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters'. ` +
+          (hasData ? `But set 'data' 'binary_data_size'` : 'But no field is set'),
+      );
+    }
+    if (hasData) return { name, datatype, shape, data: jsonToBytes(datatype, shape, raw.data, what, name) };
+    if (headerLength === undefined) {
+      throw invalidArg(
+        `${what}: must specify valid 'Inference-Header-Content-Length' in request header and 'binary_data_size' ` +
+          `when passing inputs in binary data format`,
+      );
+    }
+    if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0) {
+      throw invalidArg(`${what}: 'binary_data_size' must be a non-negative integer`);
+    }
+    if (offset + binarySize > data.length) {
+      throw invalidArg(
+        `unexpected size for input '${name}', expecting ${binarySize} additional bytes for model '${model}' ` +
+          `(only ${data.length - offset} bytes remain in the body)`,
+      );
+    }
+    const bytes = data.subarray(offset, offset + binarySize);
+    offset += binarySize;
+    return { name, datatype, shape, data: bytes };
+  });
+  if (offset !== data.length) {
+    throw invalidArg(`unexpected additional input data for model '${model}' (${data.length - offset} bytes after the last input)`);
+  }
+
+  const binary = new Map<string, boolean>();
+  let outputs: RequestedOutput[] | undefined;
+  if (json.outputs !== undefined) {
+    if (!Array.isArray(json.outputs)) throw invalidArg(`'outputs' of the request for model '${model}' must be an array`);
+    outputs = json.outputs.map((raw: unknown, i: number): RequestedOutput => {
+      if (!isObject(raw) || typeof raw.name !== 'string') {
+        throw invalidArg(`output ${i} of the request for model '${model}' must be an object with a 'name'`);
+      }
+      const what = `output '${raw.name}' for model '${model}'`;
+      const p = parseParameters(raw.parameters, what, model, true);
+      if (p.shared_memory_region !== undefined) {
+        throw invalidArg(`${what}: shared memory is not supported by this server`);
+      }
+      if (p.binary_data !== undefined) binary.set(raw.name, p.binary_data === true);
+      const cls = p.classification;
+      if (cls !== undefined && (typeof cls !== 'number' || !Number.isInteger(cls) || cls < 0)) {
+        throw invalidArg(`${what}: 'classification' must be a non-negative integer`);
+      }
+      return { name: raw.name, classification: cls as number | undefined, parameters: p };
+    });
+  }
+  return {
+    request: {
+      model,
+      version,
+      id: typeof json.id === 'string' ? json.id : '',
+      inputs,
+      outputs,
+      parameters,
+      ownsBuffers: body.owned,
+    },
+    allBinary: parameters.binary_data_output === true,
+    binary,
+  };
+}
+
+/**
+ * A raw binary request (header length 0): the body is the bytes of the model's single input,
+ * batch 1. The input's shape is deduced from the config (at most one variable dim; BYTES only [1]).
+ */
+function parseRawRequest(body: Body, model: string, version: string | undefined, config: ModelConfig): ParsedInfer {
+  if (config.input.length !== 1) {
+    throw invalidArg(
+      `Raw request must only have 1 input (found 1) to be deduced but got ${config.input.length} inputs in '${model}' model configuration`,
+    );
+  }
+  const input = config.input[0];
+  const datatype = configTypeToDatatype(input.data_type)!;
+  const dims = input.dims.slice();
+  const what = `raw input '${input.name}' for model '${model}'`;
+  const variable = dims.filter((d) => d === -1).length;
+  if (variable > 1) throw invalidArg(`${what}: cannot deduce the shape of an input with more than one variable dimension`);
+  if (datatype === 'BYTES') {
+    const n = countBytesElements(body.data, what);
+    if (n !== 1) throw invalidArg(`${what}: a raw BYTES input must hold exactly 1 element, got ${n}`);
+    dims.splice(0, dims.length, ...dims.map((d) => (d === -1 ? 1 : d)));
+  } else if (variable === 1) {
+    const fixed = dims.reduce((n, d) => (d === -1 ? n : n * d), 1) * elementByteSize(datatype);
+    if (fixed === 0 || body.data.length % fixed !== 0) {
+      throw invalidArg(`${what}: ${body.data.length} bytes is not a whole number of elements of shape [${dims.join(',')}]`);
+    }
+    dims[dims.indexOf(-1)] = body.data.length / fixed;
+  }
+  const shape = config.max_batch_size > 0 ? [1, ...dims] : dims;
+  return {
+    request: {
+      model,
+      version,
+      id: '',
+      inputs: [{ name: input.name, datatype, shape, data: body.data }],
+      parameters: {},
+      ownsBuffers: body.owned,
+    },
+    allBinary: true,
+    binary: new Map(),
+  };
+}
+
+/** An encoded response: the JSON header text and the binary parts that follow it. */
+export interface EncodedResponse {
+  header: string;
+  /** Binary tensor bytes in output order (views, not copies); empty for an all-JSON response. */
+  parts: Uint8Array[];
+}
+
+/**
+ * Encodes an infer response. Outputs go binary when requested per output (`binary_data`), or for
+ * all outputs (`binary_data_output` / raw request) unless an output says `binary_data: false`.
+ * Key order as Triton: id (only when non-empty), model_name, model_version, parameters, outputs.
+ * @throws TritonError INVALID_ARG when an FP16/BF16 output would have to be sent as JSON.
+ */
+export function encodeInferResponse(res: InferenceResponse, parsed: ParsedInfer): EncodedResponse {
+  const parts: Uint8Array[] = [];
+  const outs = res.outputs.map((t) => {
+    const binary = parsed.binary.get(t.name) ?? parsed.allBinary;
+    const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}]`;
+    if (binary) {
+      parts.push(t.data);
+      return `${head},"parameters":{"binary_data_size":${t.data.byteLength}}}`;
+    }
+    return `${head},"data":${tensorDataJson(t)}}`;
+  });
+  const id = res.id ? `"id":${JSON.stringify(res.id)},` : '';
+  const params = res.parameters ? `,"parameters":${JSON.stringify(res.parameters)}` : '';
+  const header =
+    `{${id}"model_name":${JSON.stringify(res.model)},"model_version":${JSON.stringify(res.version)}${params},` +
+    `"outputs":[${outs.join(',')}]}`;
+  return { header, parts };
+}

@@ -1,0 +1,271 @@
+/**
+ * The HTTP/REST frontend: KServe v2 / Open Inference Protocol routes with Triton's extensions, on
+ * `node:http` (server docs/protocol/*.md; route shapes as Triton's `src/http_server.cc`).
+ *
+ *   GET  /v2                                         server metadata
+ *   GET  /v2/health/live | /v2/health/ready          200 / 400, empty body
+ *   GET  /v2/models/{m}[/versions/{v}]               model metadata
+ *   GET  /v2/models/{m}[/versions/{v}]/ready         200 / 400
+ *   GET  /v2/models/{m}[/versions/{v}]/config        model configuration (JSON)
+ *   POST /v2/models/{m}[/versions/{v}]/infer         inference (JSON, binary tensor data)
+ *   GET  /v2/models/stats, /v2/models/{m}[/versions/{v}]/stats   statistics
+ *   POST /v2/repository/index                        repository index
+ *
+ * Errors: `{"error": "<message>"}` with Triton's status mapping (INVALID_ARG and friends → 400,
+ * NOT_FOUND → 404, UNAVAILABLE → 503, UNSUPPORTED → 501, INTERNAL → 500); wrong verb → 405.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import * as zlib from 'node:zlib';
+import { modelConfigToJson } from '../../config/index.js';
+import { asTritonError, TritonError } from '../../core/errors.js';
+import type { InferenceServer } from '../../core/server.js';
+import { readBody } from './body.js';
+import { encodeInferResponse, parseInferRequest } from './infer.js';
+
+const gzip = promisify(zlib.gzip);
+const deflate = promisify(zlib.deflate);
+
+/** HTTP frontend settings (the CLI's `--http-*` flags). */
+export interface HttpOptions {
+  /** `--http-port` (8000); 0 picks a free port. */
+  port: number;
+  /** `--http-address` (0.0.0.0). */
+  address?: string;
+  /** `--http-max-input-size` in bytes (64 MiB). */
+  maxInputSize?: number;
+}
+
+/** Triton's HTTP status for an error code (`HttpCodeFromError`). */
+export function httpStatus(e: TritonError): number {
+  switch (e.code) {
+    case 'INTERNAL':
+      return 500;
+    case 'NOT_FOUND':
+      return 404;
+    case 'UNAVAILABLE':
+      return 503;
+    case 'UNSUPPORTED':
+      return 501;
+    default:
+      return 400;
+  }
+}
+
+const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?(?:\/(infer|ready|config|stats))?$/;
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, e: unknown): void {
+  const err = asTritonError(e);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const extra = err.code === 'UNSUPPORTED' ? { 'Accept-Encoding': 'gzip, deflate' } : {};
+  const text = JSON.stringify({ error: err.message });
+  res.writeHead(httpStatus(err), { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...extra });
+  res.end(text);
+}
+
+function sendStatus(res: http.ServerResponse, ok: boolean): void {
+  res.writeHead(ok ? 200 : 400, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** The response encoding the client accepts best: gzip, deflate or identity (q-values honoured). */
+export function pickEncoding(accept: string | undefined): 'gzip' | 'deflate' | 'identity' {
+  if (!accept) return 'identity';
+  let best: 'gzip' | 'deflate' | 'identity' = 'identity';
+  let bestQ = 0;
+  for (const part of accept.split(',')) {
+    const [token, ...params] = part.trim().toLowerCase().split(';');
+    const qParam = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const q = qParam ? Number(qParam.slice(2)) : 1;
+    if ((token === 'gzip' || token === 'deflate') && q > bestQ) {
+      best = token;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+function decodeName(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+/** The HTTP frontend over one InferenceServer. */
+export class HttpFrontend {
+  private readonly server: http.Server;
+  private readonly maxInputSize: number;
+
+  constructor(
+    private readonly core: InferenceServer,
+    private readonly options: HttpOptions,
+  ) {
+    this.maxInputSize = options.maxInputSize ?? 64 * 1024 * 1024;
+    this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      this.handle(req, res).catch((e) => sendError(res, e));
+    });
+  }
+
+  /** Starts listening; resolves with the bound port. @throws Error when the port is taken. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.address ?? '0.0.0.0', () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting connections and closes idle ones; in-flight requests finish. */
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    const method = req.method ?? 'GET';
+    const only = (...verbs: string[]) => {
+      if (verbs.includes(method)) return true;
+      req.resume();
+      sendJson(res, 405, { error: 'Method Not Allowed' });
+      return false;
+    };
+
+    const m = MODEL_ROUTE.exec(path);
+    if (m) {
+      const name = decodeName(m[1]);
+      const version = m[2];
+      const action = m[3];
+      if (name === 'stats' && !version && !action) {
+        if (only('GET')) sendJson(res, 200, { model_stats: this.core.statistics() });
+        return;
+      }
+      switch (action) {
+        case 'infer':
+          if (only('POST')) await this.infer(req, res, name, version);
+          return;
+        case 'ready':
+          if (only('GET')) {
+            if (this.core.isModelReady(name, version)) sendStatus(res, true);
+            else sendJson(res, 400, { error: 'Model version not ready' });
+          }
+          return;
+        case 'config':
+          if (only('GET')) sendJson(res, 200, modelConfigToJson(this.core.modelConfig(name, version)));
+          return;
+        case 'stats':
+          if (only('GET')) sendJson(res, 200, { model_stats: this.core.statistics(name, version) });
+          return;
+        default:
+          if (only('GET')) sendJson(res, 200, this.core.modelMetadata(name, version));
+          return;
+      }
+    }
+    switch (path) {
+      case '/v2':
+        if (only('GET')) sendJson(res, 200, this.core.metadata());
+        return;
+      case '/v2/health/live':
+        if (only('GET')) sendStatus(res, this.core.isLive());
+        return;
+      case '/v2/health/ready':
+        if (only('GET')) sendStatus(res, this.core.isReady());
+        return;
+      case '/v2/repository/index': {
+        if (!only('POST')) return;
+        const body = await readBody(req, this.maxInputSize);
+        let ready = false;
+        if (body.data.length > 0) {
+          let json: unknown;
+          try {
+            json = JSON.parse(body.data.toString('utf8'));
+          } catch (e) {
+            throw new TritonError('INVALID_ARG', `failed to parse the request JSON buffer: ${(e as Error).message}`);
+          }
+          ready = (json as { ready?: unknown })?.ready === true;
+        }
+        sendJson(res, 200, this.core.repositoryIndex(ready));
+        return;
+      }
+    }
+    req.resume();
+    sendJson(res, 404, { error: 'Not Found' });
+  }
+
+  private async infer(req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined): Promise<void> {
+    // Unknown models are reported before anything about the body (as Triton does).
+    const config = this.core.modelConfig(model, version);
+    let body;
+    try {
+      body = await readBody(req, this.maxInputSize);
+    } catch (e) {
+      // Do not read the rest of an oversized or broken body: answer and close the connection.
+      res.setHeader('Connection', 'close');
+      sendError(res, e);
+      res.once('finish', () => req.destroy());
+      return;
+    }
+    const rawLength = req.headers['inference-header-content-length'];
+    let headerLength: number | undefined;
+    if (rawLength !== undefined) {
+      headerLength = Number(rawLength);
+      if (!Number.isInteger(headerLength)) {
+        throw new TritonError('INVALID_ARG', `Unable to parse Inference-Header-Content-Length, got: ${rawLength}`);
+      }
+    }
+    const parsed = parseInferRequest(body, headerLength, model, version, () => config);
+    const controller = new AbortController();
+    const onClose = () => {
+      if (!res.writableEnded) controller.abort();
+    };
+    res.once('close', onClose);
+    parsed.request.signal = controller.signal;
+    const response = await this.core.infer(parsed.request);
+    res.off('close', onClose);
+    if (res.destroyed) return;
+    const { header, parts } = encodeInferResponse(response, parsed);
+    const encoding = pickEncoding(req.headers['accept-encoding'] as string | undefined);
+    const headers: http.OutgoingHttpHeaders = {
+      'Content-Type': parts.length > 0 ? 'application/octet-stream' : 'application/json',
+    };
+    const headerBytes = Buffer.byteLength(header);
+    if (parts.length > 0) headers['Inference-Header-Content-Length'] = headerBytes;
+    if (encoding !== 'identity') {
+      const whole = Buffer.concat([Buffer.from(header), ...parts]);
+      const compressed = await (encoding === 'gzip' ? gzip(whole) : deflate(whole));
+      headers['Content-Encoding'] = encoding;
+      headers['Content-Length'] = compressed.length;
+      res.writeHead(200, headers);
+      res.end(compressed);
+      return;
+    }
+    headers['Content-Length'] = headerBytes + parts.reduce((n, p) => n + p.byteLength, 0);
+    res.writeHead(200, headers);
+    if (parts.length === 0) {
+      res.end(header);
+      return;
+    }
+    res.cork();
+    res.write(header);
+    for (const p of parts) res.write(p);
+    res.end();
+  }
+}
