@@ -73,6 +73,12 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
     .addOption(bool('--log-error', 'log errors', true))
     .addOption(new Option('--log-format <format>', 'log line layout: default, ISO8601, or json (one object per line)').choices(['default', 'ISO8601', 'json']).default('default'))
     .action(async (o) => {
+      let backendConfig: Record<string, Record<string, string>> = {};
+      try {
+        backendConfig = parseBackendConfig(o.backendConfig);
+      } catch (e) {
+        program.error(`error: ${(e as Error).message}`);
+      }
       const repositories = [...o.modelRepository, ...o.modelStore];
       if (repositories.length === 0) program.error('error: at least one --model-repository is required');
       const settings: ServeSettings = {
@@ -82,7 +88,7 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
         httpPort: o.httpPort,
         httpAddress: o.httpAddress,
         httpMaxInputSize: o.httpMaxInputSize,
-        backendConfig: parseBackendConfig(o.backendConfig),
+        backendConfig,
         autoComplete: !(o.disableAutoCompleteConfig || o.strictModelConfig === true),
         strictReadiness: o.strictReadiness ?? d.strictReadiness,
         exitOnError: o.exitOnError ?? d.exitOnError,

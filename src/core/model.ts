@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ModelConfig } from '../config/types.js';
+import { newConfigMessage } from '../config/index.js';
+import type { ModelConfig, ModelInstanceGroup, ModelVersionPolicy_Latest } from '../config/types.js';
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from './backend.js';
 import { classify } from './classification.js';
 import { asTritonError, TritonError } from './errors.js';
@@ -16,26 +17,41 @@ import type { Tensor } from './tensor.js';
 import { indexTensors, validateRequest, type TensorIndex } from './validate.js';
 
 /**
- * Instance placements from `instance_group`, as Triton expands them: each group gives `count`
- * instances (the backend's default when 0) named `<group name>_<i>`; a group without a name is
- * named `<model>_<group index>`; KIND_AUTO becomes KIND_CPU (no GPU support yet); passive
- * instances are created but not scheduled.
+ * Fills in what Triton's core fills in every config before serving it (core
+ * `src/model_config_utils.cc` NormalizeModelConfig): `version_policy` defaults to `latest { 1 }`;
+ * no `instance_group` means one group named after the model; each group gets a name
+ * (`<model>_<index>` when unnamed), KIND_AUTO resolves to KIND_CPU (no GPU support yet), and a
+ * count of 0 becomes the backend's default (2 for ONNX Runtime on CPU).
  */
-export function instancePlacements(config: ModelConfig, backend: Backend): Array<InstancePlacement & { passive: boolean }> {
-  const groups = config.instance_group.length > 0 ? config.instance_group : [undefined];
+export function normalizeConfig(config: ModelConfig, backend: Backend): void {
+  config.version_policy ??= { latest: newConfigMessage<ModelVersionPolicy_Latest>('ModelVersionPolicy.Latest', { num_versions: 1 }) };
+  if (config.instance_group.length === 0) {
+    config.instance_group.push(newConfigMessage<ModelInstanceGroup>('ModelInstanceGroup', { name: config.name }));
+  }
+  config.instance_group.forEach((g, i) => {
+    if (!g.name) g.name = `${config.name}_${i}`;
+    if (g.kind === 'KIND_AUTO') g.kind = 'KIND_CPU';
+    if (g.count < 1) g.count = backend.defaultInstanceCount?.(g.kind) ?? 1;
+  });
+}
+
+/**
+ * Instance placements from a normalized `instance_group`: `count` instances per group (per listed
+ * GPU for KIND_GPU), named `<group name>_<index within the group>`; passive instances are created
+ * but not scheduled.
+ */
+export function instancePlacements(config: ModelConfig): Array<InstancePlacement & { passive: boolean }> {
   const out: Array<InstancePlacement & { passive: boolean }> = [];
-  groups.forEach((g, gi) => {
-    const kind = !g || g.kind === 'KIND_AUTO' ? 'KIND_CPU' : g.kind;
-    const count = g && g.count > 0 ? g.count : (backend.defaultInstanceCount?.(kind) ?? 1);
-    const name = g?.name || (config.instance_group.length > 0 ? `${config.name}_${gi}` : config.name);
-    const gpus = g?.gpus.length ? g.gpus : [0];
-    const perDevice = kind === 'KIND_GPU' ? gpus : [0];
-    for (const deviceId of perDevice) {
-      for (let i = 0; i < count; i++) {
-        out.push({ name: `${name}_${out.length}`, kind, deviceId, index: out.length, total: 0, passive: g?.passive ?? false });
+  for (const g of config.instance_group) {
+    const devices = g.kind === 'KIND_GPU' && g.gpus.length > 0 ? g.gpus : [0];
+    let inGroup = 0;
+    for (const deviceId of devices) {
+      for (let i = 0; i < g.count; i++) {
+        const name = `${g.name}_${inGroup++}`;
+        out.push({ name, kind: g.kind, deviceId, index: out.length, total: 0, passive: g.passive });
       }
     }
-  });
+  }
   for (const p of out) p.total = out.length;
   return out;
 }
@@ -76,8 +92,9 @@ export class ModelVersion {
     if (autoComplete) config = await backend.autoCompleteConfig(config, ctx);
     if (config.input.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one input`);
     if (config.output.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
+    normalizeConfig(config, backend);
     await backend.validate?.(config, ctx);
-    const placements = instancePlacements(config, backend);
+    const placements = instancePlacements(config);
     const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));
     const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

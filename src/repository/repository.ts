@@ -129,13 +129,13 @@ export function readModel(source: ModelSource, opts: { configName?: string; allo
   }
   config.name = source.name;
   const available = availableVersions(source.dir);
+  if (available.length === 0) throw new Error('No model version was found');
   if (!config.backend && !config.platform) config.backend = guessBackend(source.dir, available);
   if (config.platform === 'onnxruntime_onnx' && !config.backend) config.backend = 'onnxruntime';
   if (config.backend === 'onnxruntime' && !config.platform) config.platform = 'onnxruntime_onnx';
   if (!config.backend && !config.platform) {
     throw new Error(`model '${source.name}' names no backend or platform in '${file}' and none could be inferred from its files`);
   }
-  if (available.length === 0) throw new Error('No model version was found');
   const versions = selectVersions(available, config);
   if (versions.length === 0) throw new Error(`no version folder matches the version_policy of model '${source.name}'`);
   return { ...source, config, versions };

@@ -4,7 +4,8 @@
  * model, one session per model instance in its own worker thread.
  */
 import * as fs from 'node:fs';
-import type { ModelConfig, ModelInput, ModelOutput } from '../../config/types.js';
+import { newConfigMessage } from '../../config/index.js';
+import type { ModelConfig, ModelDynamicBatching, ModelInput, ModelOutput } from '../../config/types.js';
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from '../../core/backend.js';
 import { configTypeToDatatype, datatypeToConfigType } from '../../core/datatypes.js';
 import { TritonError } from '../../core/errors.js';
@@ -102,7 +103,7 @@ export class OnnxRuntimeBackend implements Backend {
           `max_batch_size is specified in model configuration`,
       );
       const hasScheduler = config.dynamic_batching || config.sequence_batching || config.ensemble_scheduling;
-      if (def > 1 && !hasScheduler) config.dynamic_batching = emptyDynamicBatching();
+      if (def > 1 && !hasScheduler) config.dynamic_batching = newConfigMessage<ModelDynamicBatching>('ModelDynamicBatching');
     } else if (config.max_batch_size > 0 && !canBatch && all.length > 0) {
       throw new TritonError(
         'INVALID_ARG',
@@ -122,8 +123,14 @@ export class OnnxRuntimeBackend implements Backend {
         if (d.dims.length === 0 && !d.reshape) d.dims = batched ? t.shape.slice(1) : t.shape.slice();
       }
     };
-    fill(config.input, (t) => makeInput(t.name, configTypeOf(t), batched ? t.shape.slice(1) : t.shape), graph.inputs);
-    fill(config.output, (t) => makeOutput(t.name, configTypeOf(t), batched ? t.shape.slice(1) : t.shape), graph.outputs);
+    const tensor = <T>(type: string, t: GraphTensor) =>
+      newConfigMessage<T>(type, {
+        name: t.name,
+        data_type: configTypeOf(t) ?? 'TYPE_INVALID',
+        dims: batched ? t.shape.slice(1) : t.shape,
+      } as unknown as Partial<T>);
+    fill(config.input, (t) => tensor<ModelInput>('ModelInput', t), graph.inputs);
+    fill(config.output, (t) => tensor<ModelOutput>('ModelOutput', t), graph.outputs);
     return config;
   }
 
@@ -206,39 +213,4 @@ export class OnnxRuntimeBackend implements Backend {
       throw new TritonError('INVALID_ARG', `unable to create instance ${placement.name} of model '${ctx.name}': ${(e as Error).message}`);
     }
   }
-}
-
-function makeInput(name: string, dataType: string | undefined, dims: number[]): ModelInput {
-  return {
-    name,
-    data_type: (dataType ?? 'TYPE_INVALID') as ModelInput['data_type'],
-    format: 'FORMAT_NONE',
-    dims,
-    is_shape_tensor: false,
-    allow_ragged_batch: false,
-    optional: false,
-    is_non_linear_format_io: false,
-  } as ModelInput;
-}
-
-function makeOutput(name: string, dataType: string | undefined, dims: number[]): ModelOutput {
-  return {
-    name,
-    data_type: (dataType ?? 'TYPE_INVALID') as ModelOutput['data_type'],
-    dims,
-    label_filename: '',
-    is_shape_tensor: false,
-    is_non_linear_format_io: false,
-  } as ModelOutput;
-}
-
-function emptyDynamicBatching(): NonNullable<ModelConfig['dynamic_batching']> {
-  return {
-    preferred_batch_size: [],
-    max_queue_delay_microseconds: 0,
-    preserve_ordering: false,
-    priority_levels: 0,
-    default_priority_level: 0,
-    priority_queue_policy: {},
-  } as unknown as NonNullable<ModelConfig['dynamic_batching']>;
 }

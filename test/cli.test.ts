@@ -1,0 +1,115 @@
+/**
+ * The `nereid` command as a real process: startup table, serving, graceful SIGTERM with a request in
+ * flight, --exit-on-error, flag parsing.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { inferBinary, tempDir } from './helpers/server.js';
+import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
+
+const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exit };
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('nereid command', () => {
+  test('prints the model table, serves, and drains in-flight requests on SIGTERM', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'simple');
+    writeSlowModel(repo, 'slow', 1);
+    const port = await freePort();
+    const p = run([`--model-repository=${repo}`, `--http-port=${port}`, '--http-address=127.0.0.1']);
+    await waitFor(() => p.output().includes('Started HTTPService'), 'server start');
+    assert.match(p.output(), /\| Model +\| Version \| Status \|/);
+    assert.match(p.output(), /\| simple +\| 1 +\| READY +\|/);
+    const url = `http://127.0.0.1:${port}`;
+    assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
+
+    const { body, headerLength } = slowBody();
+    const inflight = inferBinary(url, 'slow', body, headerLength);
+    await new Promise((r) => setTimeout(r, 50));
+    p.child.kill('SIGTERM');
+    const reply = await inflight;
+    assert.equal(reply.status, 200, 'the in-flight request completes');
+    assert.equal(await p.exit, 0);
+    assert.match(p.output(), /received SIGTERM/);
+  });
+
+  test('--exit-on-error (default true) exits 1 when a model fails to load', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'simple');
+    fs.mkdirSync(path.join(repo, 'broken'));
+    const p = run([`--model-repository=${repo}`, `--http-port=${await freePort()}`]);
+    assert.equal(await p.exit, 1);
+    assert.match(p.output(), /\| broken +\| - +\| UNAVAILABLE: No model version was found/);
+    assert.match(p.output(), /failed to load all models \(broken\)/);
+  });
+
+  test('--exit-on-error=false keeps serving the other models', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'simple');
+    fs.mkdirSync(path.join(repo, 'broken'));
+    const port = await freePort();
+    const p = run([`--model-repository=${repo}`, `--http-port=${port}`, '--exit-on-error=false', '--strict-readiness', 'false']);
+    try {
+      await waitFor(() => p.output().includes('Started HTTPService'), 'server start');
+      assert.equal((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/v2/models/simple/ready`)).status, 200);
+    } finally {
+      p.child.kill('SIGINT');
+      assert.equal(await p.exit, 0);
+    }
+  });
+
+  test('bad flags are refused with a message', async () => {
+    const p = run(['--model-repository=/nonexistent', '--http-port=abc']);
+    assert.notEqual(await p.exit, 0);
+    assert.match(p.output(), /--http-port.*expected an integer/);
+    const q = run(['--backend-config=onnxruntime']);
+    assert.notEqual(await q.exit, 0);
+    assert.match(q.output(), /--backend-config expects <backend>,<setting>=<value>/);
+  });
+
+  test('a missing repository is reported', async () => {
+    const p = run(['--model-repository=/nonexistent/repo', `--http-port=${await freePort()}`]);
+    assert.equal(await p.exit, 1);
+    assert.match(p.output(), /failed to open model repository '\/nonexistent\/repo'/);
+  });
+
+  test('--help lists tritonserver flags', async () => {
+    const p = run(['--help']);
+    assert.equal(await p.exit, 0);
+    for (const flag of ['--model-repository', '--http-port', '--backend-config', '--exit-on-error', '--strict-readiness', '--log-verbose']) {
+      assert.ok(p.output().includes(flag), flag);
+    }
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * Test helpers: real Nereid servers on real ports over real model repositories, and an HTTP client
+ * for the KServe v2 JSON and binary forms.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { defaultServeSettings, startServer, type RunningServer, type ServeSettings } from '../../src/cli/serve.js';
+import { silentLogger } from '../../src/core/logger.js';
+
+/** A fresh temporary directory, removed at process exit. */
+export function tempDir(prefix = 'nereid-test-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A started in-process server plus its base URL. */
+export interface TestServer extends RunningServer {
+  url: string;
+}
+
+/** Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is set. */
+export async function serve(repositories: string[], overrides: Partial<ServeSettings> = {}): Promise<TestServer> {
+  const settings: ServeSettings = {
+    ...defaultServeSettings(),
+    repositories,
+    httpPort: 0,
+    httpAddress: '127.0.0.1',
+    exitOnError: false,
+    exitTimeoutSecs: 5,
+    ...overrides,
+  };
+  const server = await startServer(settings, process.env.NEREID_TEST_LOG ? undefined : silentLogger());
+  return { ...server, url: `http://127.0.0.1:${server.httpPort}` };
+}
+
+/** A JSON response: status, parsed body (or undefined when empty) and headers. */
+export interface JsonReply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  headers: Headers;
+}
+
+/** GET or POST `path` and parse the JSON reply. */
+export async function http(base: string, method: string, path: string, body?: unknown): Promise<JsonReply> {
+  const res = await fetch(base + path, {
+    method,
+    body: (body === undefined
+      ? undefined
+      : typeof body === 'string' || body instanceof Uint8Array
+        ? body
+        : JSON.stringify(body)) as unknown as BodyInit,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
+}
+
+/** A binary input: JSON header entry plus its raw bytes. */
+export interface BinaryInput {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: Uint8Array;
+}
+
+/**
+ * Builds a binary-extension infer body: the JSON header (with `binary_data_size` on each input)
+ * followed by the inputs' bytes; returns the body and the header length.
+ */
+export function binaryBody(inputs: BinaryInput[], extra: Record<string, unknown> = {}): { body: Buffer; headerLength: number } {
+  const header = Buffer.from(
+    JSON.stringify({
+      ...extra,
+      inputs: inputs.map((i) => ({
+        name: i.name,
+        datatype: i.datatype,
+        shape: i.shape,
+        parameters: { binary_data_size: i.data.byteLength },
+      })),
+    }),
+  );
+  return { body: Buffer.concat([header, ...inputs.map((i) => Buffer.from(i.data.buffer, i.data.byteOffset, i.data.byteLength))]), headerLength: header.length };
+}
+
+/** A decoded binary infer response: JSON header and each output's bytes by name. */
+export interface BinaryReply {
+  status: number;
+  header: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  outputs: Map<string, Buffer>;
+  headers: Headers;
+}
+
+/**
+ * POSTs a body to `/v2/models/{model}/infer` with `Inference-Header-Content-Length` and splits the
+ * binary response into its outputs.
+ */
+export async function inferBinary(
+  base: string,
+  model: string,
+  body: Buffer,
+  headerLength: number,
+  headers: Record<string, string> = {},
+): Promise<BinaryReply> {
+  const res = await fetch(`${base}/v2/models/${model}/infer`, {
+    method: 'POST',
+    body: body as unknown as BodyInit,
+    headers: { 'Inference-Header-Content-Length': String(headerLength), ...headers },
+  });
+  const buf = Buffer.from(await res.arrayBuffer());
+  const hl = res.headers.get('inference-header-content-length');
+  const jsonLength = hl === null ? buf.length : Number(hl);
+  const header = JSON.parse(buf.subarray(0, jsonLength).toString('utf8'));
+  const outputs = new Map<string, Buffer>();
+  let off = jsonLength;
+  for (const o of header.outputs ?? []) {
+    const size = o.parameters?.binary_data_size;
+    if (size !== undefined) {
+      outputs.set(o.name, buf.subarray(off, off + size));
+      off += size;
+    }
+  }
+  return { status: res.status, header, outputs, headers: res.headers };
+}
