@@ -1,0 +1,69 @@
+/**
+ * The headline models (FinalNet, ResNet50), generated on demand with the generators in the shared
+ * folder beside the project (`../shared/models/<model>/make_<model>.py`, run with Debian's
+ * `/usr/bin/python3` and python3-torch / python3-onnx / python3-numpy) and cached under
+ * `.cache/models/` so tests and benchmarks generate each model once.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project root (holds package.json), from src or dist. */
+export function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return dir;
+}
+
+/** The shared folder: `$NEREID_SHARED`, else `../shared` beside the project root. */
+export function sharedDir(): string {
+  return process.env.NEREID_SHARED ?? path.resolve(projectRoot(), '..', 'shared');
+}
+
+/** The Python that has torch and onnx: `$NEREID_MODEL_PYTHON`, else Debian's `/usr/bin/python3`. */
+export function modelPython(): string {
+  return process.env.NEREID_MODEL_PYTHON ?? '/usr/bin/python3';
+}
+
+/** Why the generators cannot run here, or undefined when they can. */
+export function generatorProblem(): string | undefined {
+  if (!fs.existsSync(path.join(sharedDir(), 'models'))) return `no generators at ${path.join(sharedDir(), 'models')}`;
+  try {
+    execFileSync(modelPython(), ['-c', 'import torch, onnx, numpy'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return `${modelPython()} cannot import torch, onnx and numpy (apt-get install python3-torch python3-onnx python3-numpy)`;
+  }
+}
+
+/**
+ * A Triton model folder for `FinalNet_onnx` (config.pbtxt from the shared folder, `1/model.onnx`,
+ * `1/reference.json`), generated on first use (~20 s) into `.cache/models/FinalNet_onnx`.
+ * @returns the model folder; copy or link it into a repository as `FinalNet_onnx`.
+ * @throws Error when the generator cannot run (see generatorProblem).
+ */
+export function ensureFinalNet(): string {
+  const dir = path.join(projectRoot(), '.cache', 'models', 'FinalNet_onnx');
+  const model = path.join(dir, '1', 'model.onnx');
+  if (!fs.existsSync(model) || !fs.existsSync(path.join(dir, '1', 'reference.json'))) {
+    const problem = generatorProblem();
+    if (problem) throw new Error(`cannot generate FinalNet: ${problem}`);
+    fs.mkdirSync(path.join(dir, '1'), { recursive: true });
+    const tmp = `${model}.tmp`;
+    execFileSync(
+      modelPython(),
+      [path.join(sharedDir(), 'models', 'finalnet', 'make_finalnet.py'), '--out', tmp, '--reference', path.join(dir, '1', 'reference.json')],
+      { stdio: 'inherit' },
+    );
+    fs.renameSync(tmp, model);
+  }
+  fs.copyFileSync(path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'), path.join(dir, 'config.pbtxt'));
+  return dir;
+}
+
+/** Links (symlinks) a model folder into `repo` under `name`. */
+export function linkModel(repo: string, name: string, modelDir: string): void {
+  fs.mkdirSync(repo, { recursive: true });
+  fs.symlinkSync(modelDir, path.join(repo, name), 'dir');
+}
