@@ -84,9 +84,6 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
       } else if (b !== batch) {
         throw invalidArg(`${prefix(req)}input '${t.name}' batch size does not match other inputs for '${model}'`);
       }
-      if (b > maxBatch) {
-        throw invalidArg(`${prefix(req)}inference request batch-size must be <= ${maxBatch} for '${model}'`);
-      }
       dims = t.shape.slice(1);
     }
     const shapeOk = dims.length === cfg.dims.length && dims.every((d, i) => cfg.dims[i] === -1 || cfg.dims[i] === d);
@@ -96,6 +93,9 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
         `${prefix(req)}unexpected shape for input '${t.name}' for model '${model}'. Expected ` +
           `${formatShape(full)}, got ${formatShape(t.shape)}. ${maxBatch > 0 ? BATCH_NOTE : ''}`.trimEnd(),
       );
+    }
+    if (maxBatch > 0 && t.shape[0] > maxBatch) {
+      throw invalidArg(`${prefix(req)}inference request batch-size must be <= ${maxBatch} for '${model}'`);
     }
     const count = shapeElementCount(t.shape);
     if (t.datatype === 'BYTES') {

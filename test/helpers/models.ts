@@ -57,21 +57,21 @@ export function addSubJsonInputs(b = 1): unknown[] {
 }
 
 /**
- * A deliberately slow model: FP32 [batch, 512] → 24 × (MatMul 512×512, Tanh) → OUTPUT0 [batch, 512].
- * With batch 256 one run takes a few hundred milliseconds on one core: long enough to observe
- * what the server does while an instance is busy.
+ * A deliberately slow model: FP32 [batch, n] → `layers` × (MatMul n×n, Tanh) → OUTPUT0 [batch, n],
+ * n = 512 by default. With batch 256, one run costs 2·256·n²·layers FLOP (3.2 GFLOP by default,
+ * 34 GFLOP with n = 1024 and 64 layers): long enough to observe what the server does while an
+ * instance is busy.
  */
-export function writeSlowModel(repo: string, name = 'slow', instances = 1): void {
+export function writeSlowModel(repo: string, name = 'slow', instances = 1, n = 512, layers = 24): void {
   const dir = path.join(repo, name);
   fs.mkdirSync(path.join(dir, '1'), { recursive: true });
-  const n = 512;
   const w = new Float32Array(n * n);
   for (let i = 0; i < w.length; i++) w[i] = ((i * 7919) % 1000) / 1000 / n;
   const nodes = [];
   let x = 'INPUT0';
-  for (let i = 0; i < 24; i++) {
+  for (let i = 0; i < layers; i++) {
     nodes.push({ opType: 'MatMul', inputs: [x, 'W'], outputs: [`m${i}`] });
-    const out = i === 23 ? 'OUTPUT0' : `t${i}`;
+    const out = i === layers - 1 ? 'OUTPUT0' : `t${i}`;
     nodes.push({ opType: 'Tanh', inputs: [`m${i}`], outputs: [out] });
     x = out;
   }
@@ -95,13 +95,13 @@ export function writeSlowModel(repo: string, name = 'slow', instances = 1): void
   );
 }
 
-/** A binary infer body for the slow model: batch × 512 FP32 of 0.5. */
-export function slowBody(batch = 256): { body: Buffer; headerLength: number } {
+/** A binary infer body for the slow model: batch × n FP32 of 0.5. */
+export function slowBody(batch = 256, n = 512): { body: Buffer; headerLength: number } {
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [batch, 512], parameters: { binary_data_size: batch * 512 * 4 } }],
+      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [batch, n], parameters: { binary_data_size: batch * n * 4 } }],
       outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
     }),
   );
-  return { body: Buffer.concat([header, Buffer.from(new Float32Array(batch * 512).fill(0.5).buffer)]), headerLength: header.length };
+  return { body: Buffer.concat([header, Buffer.from(new Float32Array(batch * n).fill(0.5).buffer)]), headerLength: header.length };
 }
