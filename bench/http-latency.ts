@@ -32,7 +32,11 @@ function summary(samplesUs: number[]): { p50: number; p99: number } {
 
 async function inProcess(modelPath: string): Promise<number[]> {
   const session = await ort.InferenceSession.create(modelPath, { intraOpNumThreads: 1 });
-  const a = new ort.Tensor('int32', Int32Array.from({ length: 16 }, (_, i) => i), [1, 16]);
+  const a = new ort.Tensor(
+    'int32',
+    Int32Array.from({ length: 16 }, (_, i) => i),
+    [1, 16],
+  );
   const b = new ort.Tensor('int32', new Int32Array(16).fill(1), [1, 16]);
   const out: number[] = [];
   for (let i = 0; i < N + WARMUP; i++) {
@@ -44,13 +48,27 @@ async function inProcess(modelPath: string): Promise<number[]> {
   return out;
 }
 
-function post(agent: http.Agent, port: number, body: Buffer, headers: Record<string, string | number>): Promise<void> {
+function post(
+  agent: http.Agent,
+  port: number,
+  body: Buffer,
+  headers: Record<string, string | number>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v2/models/simple/infer', method: 'POST', agent, headers: { 'Content-Length': body.length, ...headers } },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/v2/models/simple/infer',
+        method: 'POST',
+        agent,
+        headers: { 'Content-Length': body.length, ...headers },
+      },
       (res) => {
         res.on('data', () => undefined);
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
       },
     );
     req.on('error', reject);
@@ -58,7 +76,11 @@ function post(agent: http.Agent, port: number, body: Buffer, headers: Record<str
   });
 }
 
-async function overHttp(port: number, body: Buffer, headers: Record<string, string | number>): Promise<number[]> {
+async function overHttp(
+  port: number,
+  body: Buffer,
+  headers: Record<string, string | number>,
+): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const out: number[] = [];
   for (let i = 0; i < N + WARMUP; i++) {
@@ -76,7 +98,12 @@ async function main(): Promise<void> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const server = spawn(
     process.execPath,
-    [path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'), `--model-repository=${repo}`, `--http-port=${port}`, '--log-info=false'],
+    [
+      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      `--model-repository=${repo}`,
+      `--http-port=${port}`,
+      '--log-info=false',
+    ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   try {
@@ -107,7 +134,11 @@ async function main(): Promise<void> {
         parameters: { binary_data_output: true },
       }),
     );
-    const binary = Buffer.concat([header, Buffer.from(Int32Array.from(range).buffer), Buffer.from(new Int32Array(16).fill(1).buffer)]);
+    const binary = Buffer.concat([
+      header,
+      Buffer.from(Int32Array.from(range).buffer),
+      Buffer.from(new Int32Array(16).fill(1).buffer),
+    ]);
 
     const base = summary(await inProcess(path.join(repo, 'simple', '1', 'model.onnx')));
     const j = summary(await overHttp(port, json, { 'Content-Type': 'application/json' }));
@@ -115,7 +146,9 @@ async function main(): Promise<void> {
 
     const row = (name: string, s: { p50: number; p99: number }) =>
       `| ${name.padEnd(34)} | ${s.p50.toFixed(1).padStart(8)} | ${s.p99.toFixed(1).padStart(8)} | ${(s.p50 / base.p50).toFixed(1).padStart(9)} | ${(s.p99 / base.p99).toFixed(1).padStart(9)} |`;
-    console.log(`simple (INT32 [1,16] add/sub), ${N} sequential requests after ${WARMUP} warm-up, ${os.cpus().length} cores`);
+    console.log(
+      `simple (INT32 [1,16] add/sub), ${N} sequential requests after ${WARMUP} warm-up, ${os.cpus().length} cores`,
+    );
     console.log('| measurement                        | p50 (µs) | p99 (µs) | p50 ratio | p99 ratio |');
     console.log('|------------------------------------|---------:|---------:|----------:|----------:|');
     console.log(row('in-process session.run()', base));

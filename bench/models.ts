@@ -28,7 +28,8 @@ export function modelPython(): string {
 
 /** Why the generators cannot run here, or undefined when they can. */
 export function generatorProblem(): string | undefined {
-  if (!fs.existsSync(path.join(sharedDir(), 'models'))) return `no generators at ${path.join(sharedDir(), 'models')}`;
+  if (!fs.existsSync(path.join(sharedDir(), 'models')))
+    return `no generators at ${path.join(sharedDir(), 'models')}`;
   try {
     execFileSync(modelPython(), ['-c', 'import torch, onnx, numpy'], { stdio: 'ignore' });
     return undefined;
@@ -53,12 +54,21 @@ export function ensureFinalNet(): string {
     const tmp = `${model}.tmp`;
     execFileSync(
       modelPython(),
-      [path.join(sharedDir(), 'models', 'finalnet', 'make_finalnet.py'), '--out', tmp, '--reference', path.join(dir, '1', 'reference.json')],
+      [
+        path.join(sharedDir(), 'models', 'finalnet', 'make_finalnet.py'),
+        '--out',
+        tmp,
+        '--reference',
+        path.join(dir, '1', 'reference.json'),
+      ],
       { stdio: 'inherit' },
     );
     fs.renameSync(tmp, model);
   }
-  fs.copyFileSync(path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'), path.join(dir, 'config.pbtxt'));
+  fs.copyFileSync(
+    path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'),
+    path.join(dir, 'config.pbtxt'),
+  );
   return dir;
 }
 

@@ -79,7 +79,13 @@ describe('nereid command', () => {
     writeAddSub(repo, 'simple');
     fs.mkdirSync(path.join(repo, 'broken'));
     const port = await freePort();
-    const p = run([`--model-repository=${repo}`, `--http-port=${port}`, '--exit-on-error=false', '--strict-readiness', 'false']);
+    const p = run([
+      `--model-repository=${repo}`,
+      `--http-port=${port}`,
+      '--exit-on-error=false',
+      '--strict-readiness',
+      'false',
+    ]);
     try {
       await waitFor(() => p.output().includes('Started HTTPService'), 'server start');
       assert.equal((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status, 200);
@@ -108,7 +114,14 @@ describe('nereid command', () => {
   test('--help lists tritonserver flags', async () => {
     const p = run(['--help']);
     assert.equal(await p.exit, 0);
-    for (const flag of ['--model-repository', '--http-port', '--backend-config', '--exit-on-error', '--strict-readiness', '--log-verbose']) {
+    for (const flag of [
+      '--model-repository',
+      '--http-port',
+      '--backend-config',
+      '--exit-on-error',
+      '--strict-readiness',
+      '--log-verbose',
+    ]) {
       assert.ok(p.output().includes(flag), flag);
     }
   });

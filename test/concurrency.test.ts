@@ -35,21 +35,37 @@ describe('concurrency', () => {
           });
           assert.equal(r.status, 200);
           assert.equal(r.body.id, `json-${i}`);
-          assert.deepEqual(r.body.outputs[0].data, range16.map((k) => k + i));
+          assert.deepEqual(
+            r.body.outputs[0].data,
+            range16.map((k) => k + i),
+          );
           return;
         }
         case 1: {
           const { body, headerLength } = binaryBody(
             [
-              { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(Int32Array.from(range16).buffer) },
-              { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: new Uint8Array(new Int32Array(16).fill(i).buffer) },
+              {
+                name: 'INPUT0',
+                datatype: 'INT32',
+                shape: [1, 16],
+                data: new Uint8Array(Int32Array.from(range16).buffer),
+              },
+              {
+                name: 'INPUT1',
+                datatype: 'INT32',
+                shape: [1, 16],
+                data: new Uint8Array(new Int32Array(16).fill(i).buffer),
+              },
             ],
             { parameters: { binary_data_output: true } },
           );
           const r = await inferBinary(server.url, 'simple', body, headerLength);
           assert.equal(r.status, 200);
           const diff = new Int32Array(new Uint8Array(r.outputs.get('OUTPUT1')!).buffer);
-          assert.deepEqual(Array.from(diff), range16.map((k) => k - i));
+          assert.deepEqual(
+            Array.from(diff),
+            range16.map((k) => k - i),
+          );
           return;
         }
         case 2: {
@@ -60,7 +76,10 @@ describe('concurrency', () => {
             ],
           });
           assert.equal(r.status, 200);
-          assert.deepEqual(r.body.outputs[0].data, range16.map((k) => String(k + i)));
+          assert.deepEqual(
+            r.body.outputs[0].data,
+            range16.map((k) => String(k + i)),
+          );
           return;
         }
         case 3: {

@@ -38,11 +38,18 @@ describe('FinalNet_onnx', { skip: problem }, () => {
   });
 
   test('JSON request matches reference.json within 1e-5', async () => {
-    const inputs = Object.entries(reference.inputs).map(([name, v]) => ({ name, datatype: 'INT64', shape: [v.length, 1], data: v }));
+    const inputs = Object.entries(reference.inputs).map(([name, v]) => ({
+      name,
+      datatype: 'INT64',
+      shape: [v.length, 1],
+      data: v,
+    }));
     const r = await http(server.url, 'POST', '/v2/models/FinalNet_onnx/infer', { inputs });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.outputs[0].shape, [reference.y_pred.length, 1]);
-    r.body.outputs[0].data.forEach((v: number, i: number) => assert.ok(Math.abs(v - reference.y_pred[i]) <= 1e-5, `row ${i}: ${v}`));
+    r.body.outputs[0].data.forEach((v: number, i: number) =>
+      assert.ok(Math.abs(v - reference.y_pred[i]) <= 1e-5, `row ${i}: ${v}`),
+    );
   });
 
   test('binary request matches reference.json within 1e-5', async () => {

@@ -26,10 +26,22 @@ const CASES: Array<{ dt: string; json?: unknown[]; bytes: Uint8Array }> = [
   { dt: 'BOOL', json: [true, false, true], bytes: new Uint8Array([1, 0, 1]) },
   { dt: 'UINT8', json: [0, 7, 255], bytes: new Uint8Array([0, 7, 255]) },
   { dt: 'UINT16', json: [0, 300, 65535], bytes: new Uint8Array(Uint16Array.from([0, 300, 65535]).buffer) },
-  { dt: 'UINT32', json: [0, 70000, 4294967295], bytes: new Uint8Array(Uint32Array.from([0, 70000, 4294967295]).buffer) },
-  { dt: 'UINT64', json: [0, 1, 9007199254740991], bytes: new Uint8Array(BigUint64Array.from([0n, 1n, 9007199254740991n]).buffer) },
+  {
+    dt: 'UINT32',
+    json: [0, 70000, 4294967295],
+    bytes: new Uint8Array(Uint32Array.from([0, 70000, 4294967295]).buffer),
+  },
+  {
+    dt: 'UINT64',
+    json: [0, 1, 9007199254740991],
+    bytes: new Uint8Array(BigUint64Array.from([0n, 1n, 9007199254740991n]).buffer),
+  },
   { dt: 'INT8', json: [-128, 0, 127], bytes: new Uint8Array(Int8Array.from([-128, 0, 127]).buffer) },
-  { dt: 'INT16', json: [-32768, 1, 32767], bytes: new Uint8Array(Int16Array.from([-32768, 1, 32767]).buffer) },
+  {
+    dt: 'INT16',
+    json: [-32768, 1, 32767],
+    bytes: new Uint8Array(Int16Array.from([-32768, 1, 32767]).buffer),
+  },
   { dt: 'INT32', json: [-2147483648, 5, 2147483647], bytes: int32([-2147483648, 5, 2147483647]) },
   {
     dt: 'INT64',
@@ -38,8 +50,16 @@ const CASES: Array<{ dt: string; json?: unknown[]; bytes: Uint8Array }> = [
   },
   // FP16 travels only in binary: 1.0, -2.0, 65504 as bit patterns.
   { dt: 'FP16', bytes: new Uint8Array(Uint16Array.from([0x3c00, 0xc000, 0x7bff]).buffer) },
-  { dt: 'FP32', json: [1.5, -0.25, 1048576.125], bytes: new Uint8Array(Float32Array.from([1.5, -0.25, 1048576.125]).buffer) },
-  { dt: 'FP64', json: [Math.PI, -1e-300, 2 ** 60], bytes: new Uint8Array(Float64Array.from([Math.PI, -1e-300, 2 ** 60]).buffer) },
+  {
+    dt: 'FP32',
+    json: [1.5, -0.25, 1048576.125],
+    bytes: new Uint8Array(Float32Array.from([1.5, -0.25, 1048576.125]).buffer),
+  },
+  {
+    dt: 'FP64',
+    json: [Math.PI, -1e-300, 2 ** 60],
+    bytes: new Uint8Array(Float64Array.from([Math.PI, -1e-300, 2 ** 60]).buffer),
+  },
 ];
 
 function bytesTensor(items: Array<string | Uint8Array>): Uint8Array {
@@ -65,7 +85,10 @@ describe('HTTP/REST protocol', () => {
         '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] label_filename: "labels.txt" }',
       ),
     );
-    fs.writeFileSync(path.join(repo, 'simple_labels', 'labels.txt'), range16.map((i) => `label${i}`).join('\n'));
+    fs.writeFileSync(
+      path.join(repo, 'simple_labels', 'labels.txt'),
+      range16.map((i) => `label${i}`).join('\n'),
+    );
     server = await serve([repo]);
     url = server.url;
     const smallRepo = tempDir();
@@ -133,7 +156,10 @@ describe('HTTP/REST protocol', () => {
 
   describe('inference on simple', () => {
     test('JSON in, JSON out: sums and differences', async () => {
-      const r = await http(url, 'POST', '/v2/models/simple/infer', { id: 'req-7', inputs: addSubJsonInputs(3) });
+      const r = await http(url, 'POST', '/v2/models/simple/infer', {
+        id: 'req-7',
+        inputs: addSubJsonInputs(3),
+      });
       assert.equal(r.status, 200);
       assert.equal(r.headers.get('content-type'), 'application/json');
       assert.equal(r.body.id, 'req-7');
@@ -154,7 +180,10 @@ describe('HTTP/REST protocol', () => {
       const inputs = addSubJsonInputs(1) as Array<{ data: unknown }>;
       inputs[0].data = [range16];
       const r = await http(url, 'POST', '/v2/models/simple/infer', { inputs });
-      assert.deepEqual(r.body.outputs[0].data, range16.map((i) => i + 1));
+      assert.deepEqual(
+        r.body.outputs[0].data,
+        range16.map((i) => i + 1),
+      );
     });
 
     test('binary in, binary out, batch of 2', async () => {
@@ -197,13 +226,25 @@ describe('HTTP/REST protocol', () => {
         ['OUTPUT1', 'OUTPUT0'],
         'outputs come in the requested order',
       );
-      assert.deepEqual(r.header.outputs[1].data, range16.map((i) => i + 1));
-      assert.deepEqual(Array.from(new Int32Array(new Uint8Array(r.outputs.get('OUTPUT1')!).buffer)), range16.map((i) => i - 1));
+      assert.deepEqual(
+        r.header.outputs[1].data,
+        range16.map((i) => i + 1),
+      );
+      assert.deepEqual(
+        Array.from(new Int32Array(new Uint8Array(r.outputs.get('OUTPUT1')!).buffer)),
+        range16.map((i) => i - 1),
+      );
     });
 
     test('only the requested outputs are returned', async () => {
-      const r = await http(url, 'POST', '/v2/models/simple/infer', { inputs: addSubJsonInputs(), outputs: [{ name: 'OUTPUT1' }] });
-      assert.deepEqual(r.body.outputs.map((o: { name: string }) => o.name), ['OUTPUT1']);
+      const r = await http(url, 'POST', '/v2/models/simple/infer', {
+        inputs: addSubJsonInputs(),
+        outputs: [{ name: 'OUTPUT1' }],
+      });
+      assert.deepEqual(
+        r.body.outputs.map((o: { name: string }) => o.name),
+        ['OUTPUT1'],
+      );
     });
 
     test('gzip and deflate request bodies; gzip response when accepted', async () => {
@@ -218,7 +259,10 @@ describe('HTTP/REST protocol', () => {
           headers: { 'Content-Encoding': enc },
         });
         assert.equal(res.status, 200, enc);
-        assert.deepEqual((await res.json()).outputs[0].data, range16.map((i) => i + 2));
+        assert.deepEqual(
+          (await res.json()).outputs[0].data,
+          range16.map((i) => i + 2),
+        );
       }
       // node:http lets us read the compressed bytes as they are.
       const res = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
@@ -236,7 +280,10 @@ describe('HTTP/REST protocol', () => {
       });
       assert.equal(res.headers['content-encoding'], 'gzip');
       const body = JSON.parse((await gunzip(res.body)).toString());
-      assert.deepEqual(body.outputs[1].data, range16.map((i) => i - 2));
+      assert.deepEqual(
+        body.outputs[1].data,
+        range16.map((i) => i - 2),
+      );
     });
 
     test('classification returns "value:index:label", top k', async () => {
@@ -266,8 +313,14 @@ describe('HTTP/REST protocol', () => {
         ],
       });
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body.outputs[0].data, range16.map((i) => String(i + 2)));
-      assert.deepEqual(r.body.outputs[1].data, range16.map((i) => String(i - 2)));
+      assert.deepEqual(
+        r.body.outputs[0].data,
+        range16.map((i) => String(i + 2)),
+      );
+      assert.deepEqual(
+        r.body.outputs[1].data,
+        range16.map((i) => String(i - 2)),
+      );
     });
 
     test('raw binary body (header length 0) for a one-input model', async () => {
@@ -290,9 +343,12 @@ describe('HTTP/REST protocol', () => {
     for (const c of CASES) {
       const model = `identity_${c.dt.toLowerCase()}`;
       test(`${c.dt} binary`, async () => {
-        const { body, headerLength } = binaryBody([{ name: 'INPUT0', datatype: c.dt, shape: [1, 3], data: c.bytes }], {
-          parameters: { binary_data_output: true },
-        });
+        const { body, headerLength } = binaryBody(
+          [{ name: 'INPUT0', datatype: c.dt, shape: [1, 3], data: c.bytes }],
+          {
+            parameters: { binary_data_output: true },
+          },
+        );
         const r = await inferBinary(url, model, body, headerLength);
         assert.equal(r.status, 200, JSON.stringify(r.header));
         assert.equal(r.header.outputs[0].datatype, c.dt);
@@ -315,7 +371,10 @@ describe('HTTP/REST protocol', () => {
         inputs: [{ name: 'INPUT0', datatype: 'FP16', shape: [1, 1], data: [1] }],
       });
       assert.equal(r.status, 400);
-      assert.equal(r.body.error, 'receiving FP16 data via JSON is not supported. Please use the binary data format for input INPUT0');
+      assert.equal(
+        r.body.error,
+        'receiving FP16 data via JSON is not supported. Please use the binary data format for input INPUT0',
+      );
     });
 
     test('BYTES JSON: empty strings and Unicode', async () => {
@@ -329,9 +388,12 @@ describe('HTTP/REST protocol', () => {
 
     test('BYTES binary: length-prefixed elements, empty ones included', async () => {
       const data = bytesTensor(['', 'abc', '', 'x'.repeat(1000)]);
-      const { body, headerLength } = binaryBody([{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 4], data }], {
-        parameters: { binary_data_output: true },
-      });
+      const { body, headerLength } = binaryBody(
+        [{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 4], data }],
+        {
+          parameters: { binary_data_output: true },
+        },
+      );
       const r = await inferBinary(url, 'identity_bytes', body, headerLength);
       assert.equal(r.status, 200, JSON.stringify(r.header));
       assert.deepEqual(new Uint8Array(r.outputs.get('OUTPUT0')!), new Uint8Array(data));
@@ -356,7 +418,11 @@ describe('HTTP/REST protocol', () => {
   });
 
   describe("Triton's error semantics", () => {
-    const expectError = async (res: Promise<{ status: number; body: { error: string } }>, status: number, re: RegExp) => {
+    const expectError = async (
+      res: Promise<{ status: number; body: { error: string } }>,
+      status: number,
+      re: RegExp,
+    ) => {
       const r = await res;
       assert.equal(r.status, status, JSON.stringify(r.body));
       assert.match(r.body.error, re);
@@ -403,9 +469,16 @@ describe('HTTP/REST protocol', () => {
     test('unknown input and unknown output', async () => {
       const inputs = addSubJsonInputs() as Array<{ name: string }>;
       inputs[1].name = 'INPUTX';
-      await expectError(http(url, 'POST', '/v2/models/simple/infer', { inputs }), 400, /missing required input\(s\) \['INPUT1'\]/);
       await expectError(
-        http(url, 'POST', '/v2/models/simple/infer', { inputs: addSubJsonInputs(), outputs: [{ name: 'OUTPUT9' }] }),
+        http(url, 'POST', '/v2/models/simple/infer', { inputs }),
+        400,
+        /missing required input\(s\) \['INPUT1'\]/,
+      );
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', {
+          inputs: addSubJsonInputs(),
+          outputs: [{ name: 'OUTPUT9' }],
+        }),
         400,
         /^unexpected inference output 'OUTPUT9' for model 'simple'$/,
       );
@@ -417,7 +490,11 @@ describe('HTTP/REST protocol', () => {
         i.shape = [9, 16];
         i.data = Array(9 * 16).fill(1);
       }
-      await expectError(http(url, 'POST', '/v2/models/simple/infer', { inputs }), 400, /batch-size must be <= 8 for 'simple'/);
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', { inputs }),
+        400,
+        /batch-size must be <= 8 for 'simple'/,
+      );
     });
 
     test('JSON data count that does not match the shape', async () => {
@@ -445,7 +522,10 @@ describe('HTTP/REST protocol', () => {
       ]);
       const r = await inferBinary(url, 'simple', body.subarray(0, body.length - 10), headerLength);
       assert.equal(r.status, 400);
-      assert.match(r.header.error, /^unexpected size for input 'INPUT1', expecting 64 additional bytes for model 'simple'/);
+      assert.match(
+        r.header.error,
+        /^unexpected size for input 'INPUT1', expecting 64 additional bytes for model 'simple'/,
+      );
     });
 
     test('binary byte size that does not match the shape', async () => {
@@ -455,7 +535,10 @@ describe('HTTP/REST protocol', () => {
       ]);
       const r = await inferBinary(url, 'simple', body, headerLength);
       assert.equal(r.status, 400);
-      assert.match(r.header.error, /input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 60/);
+      assert.match(
+        r.header.error,
+        /input byte size mismatch for input 'INPUT0' for model 'simple'. Expected 64, got 60/,
+      );
     });
 
     test('extra bytes after the last binary input', async () => {
@@ -478,14 +561,19 @@ describe('HTTP/REST protocol', () => {
       const big = JSON.stringify({ inputs: addSubJsonInputs(), pad: 'x'.repeat(4096) });
       const r = await http(small.url, 'POST', '/v2/models/simple/infer', big);
       assert.equal(r.status, 400);
-      assert.match(r.body.error, /exceeds the maximum allowed value of 1024 bytes. Use --http-max-input-size/);
+      assert.match(
+        r.body.error,
+        /exceeds the maximum allowed value of 1024 bytes. Use --http-max-input-size/,
+      );
       // The server keeps serving.
       const ok = await http(small.url, 'POST', '/v2/models/simple/infer', { inputs: addSubJsonInputs() });
       assert.equal(ok.status, 200);
     });
 
     test('a compressed body that inflates past the limit is refused', async () => {
-      const bomb = await gzip(Buffer.from(JSON.stringify({ inputs: addSubJsonInputs(), pad: ' '.repeat(100_000) })));
+      const bomb = await gzip(
+        Buffer.from(JSON.stringify({ inputs: addSubJsonInputs(), pad: ' '.repeat(100_000) })),
+      );
       assert.ok(bomb.length < 1024);
       const res = await fetch(`${small.url}/v2/models/simple/infer`, {
         method: 'POST',
@@ -523,21 +611,32 @@ describe('HTTP/REST protocol', () => {
 
     test("request parameters starting with 'triton_' are reserved", async () => {
       await expectError(
-        http(url, 'POST', '/v2/models/simple/infer', { inputs: addSubJsonInputs(), parameters: { triton_x: 1 } }),
+        http(url, 'POST', '/v2/models/simple/infer', {
+          inputs: addSubJsonInputs(),
+          parameters: { triton_x: 1 },
+        }),
         400,
         /parameter keys starting with 'triton_' are reserved/,
       );
     });
 
     test('a body that is not an infer request', async () => {
-      await expectError(http(url, 'POST', '/v2/models/simple/infer', { input: [] }), 400, /'inputs'.*model 'simple'/);
       await expectError(
-        http(url, 'POST', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', datatype: 'INT33', shape: [1], data: [1] }] }),
+        http(url, 'POST', '/v2/models/simple/infer', { input: [] }),
+        400,
+        /'inputs'.*model 'simple'/,
+      );
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', {
+          inputs: [{ name: 'INPUT0', datatype: 'INT33', shape: [1], data: [1] }],
+        }),
         400,
         /invalid datatype "INT33" for input 'INPUT0' for model 'simple'/,
       );
       await expectError(
-        http(url, 'POST', '/v2/models/simple/infer', { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, -16], data: [] }] }),
+        http(url, 'POST', '/v2/models/simple/infer', {
+          inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, -16], data: [] }],
+        }),
         400,
         /input 'INPUT0' for model 'simple': 'shape' must be an array of non-negative integers/,
       );

@@ -26,9 +26,19 @@ describe('model repository edge cases', () => {
     for (const d of ['abc', '0', '01', 'v3']) fs.mkdirSync(path.join(repo, 'oddfolders', d));
     // Version policies.
     writeAddSub(repo, 'latest_default', [1, 2, 3]);
-    writeAddSub(repo, 'latest_two', [1, 2, 3], addSubConfig('latest_two', 'version_policy: { latest: { num_versions: 2 } }'));
+    writeAddSub(
+      repo,
+      'latest_two',
+      [1, 2, 3],
+      addSubConfig('latest_two', 'version_policy: { latest: { num_versions: 2 } }'),
+    );
     writeAddSub(repo, 'all_versions', [1, 2, 3], addSubConfig('all_versions', 'version_policy: { all: {} }'));
-    writeAddSub(repo, 'specific', [1, 2, 3], addSubConfig('specific', 'version_policy: { specific: { versions: [1, 3] } }'));
+    writeAddSub(
+      repo,
+      'specific',
+      [1, 2, 3],
+      addSubConfig('specific', 'version_policy: { specific: { versions: [1, 3] } }'),
+    );
     // A version folder without its model file.
     writeAddSub(repo, 'nofile', [1]);
     fs.rmSync(path.join(repo, 'nofile', '1', 'model.onnx'));
@@ -36,13 +46,21 @@ describe('model repository edge cases', () => {
     writeAddSub(repo, 'mismatch', [1], addSubConfig('other_name'));
     // default_model_filename.
     writeAddSub(repo, 'customfile', [1], addSubConfig('customfile', 'default_model_filename: "custom.onnx"'));
-    fs.renameSync(path.join(repo, 'customfile', '1', 'model.onnx'), path.join(repo, 'customfile', '1', 'custom.onnx'));
+    fs.renameSync(
+      path.join(repo, 'customfile', '1', 'model.onnx'),
+      path.join(repo, 'customfile', '1', 'custom.onnx'),
+    );
     // A config that does not parse.
     writeAddSub(repo, 'badconfig', [1], 'name: "badconfig"\nmax_batch_size: eight\n');
     // No config.pbtxt: auto-complete builds one from the model.
     writeAddSub(repo, 'noconfig', [1], null);
     // Config dims that disagree with the model.
-    writeAddSub(repo, 'wrongdims', [1], addSubConfig('wrongdims').replaceAll('dims: [ 16 ]', 'dims: [ 4, 4 ]'));
+    writeAddSub(
+      repo,
+      'wrongdims',
+      [1],
+      addSubConfig('wrongdims').replaceAll('dims: [ 16 ]', 'dims: [ 4, 4 ]'),
+    );
     // Config datatype that disagrees with the model.
     writeAddSub(repo, 'wrongtype', [1], addSubConfig('wrongtype').replace('TYPE_INT32', 'TYPE_FP32'));
     // A file (not a folder) at the top level is ignored.
@@ -52,18 +70,31 @@ describe('model repository edge cases', () => {
 
   after(() => server.stop());
 
-  const index = async () => (await http(server.url, 'POST', '/v2/repository/index')).body as Array<Record<string, string>>;
+  const index = async () =>
+    (await http(server.url, 'POST', '/v2/repository/index')).body as Array<Record<string, string>>;
   const entry = async (name: string) => (await index()).filter((e) => e.name === name);
 
   test('a good model serves while bad ones fail alone', async () => {
     const r = await http(server.url, 'POST', '/v2/models/good/infer', { inputs: addSubJsonInputs(2) });
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.outputs[0].data, Array.from({ length: 16 }, (_, i) => i + 2));
-    assert.deepEqual(server.failedModels, ['badconfig', 'mismatch', 'nofile', 'noversion', 'wrongdims', 'wrongtype']);
+    assert.deepEqual(
+      r.body.outputs[0].data,
+      Array.from({ length: 16 }, (_, i) => i + 2),
+    );
+    assert.deepEqual(server.failedModels, [
+      'badconfig',
+      'mismatch',
+      'nofile',
+      'noversion',
+      'wrongdims',
+      'wrongtype',
+    ]);
   });
 
   test('no version folder → UNAVAILABLE with the reason', async () => {
-    assert.deepEqual(await entry('noversion'), [{ name: 'noversion', state: 'UNAVAILABLE', reason: 'No model version was found' }]);
+    assert.deepEqual(await entry('noversion'), [
+      { name: 'noversion', state: 'UNAVAILABLE', reason: 'No model version was found' },
+    ]);
     const r = await http(server.url, 'POST', '/v2/models/noversion/infer', { inputs: addSubJsonInputs() });
     assert.equal(r.status, 404);
     assert.equal(r.body.error, "Request for unknown model: 'noversion' has no available versions");
@@ -75,20 +106,35 @@ describe('model repository edge cases', () => {
   });
 
   test('version policy: latest 1 by default', async () => {
-    assert.deepEqual(await entry('latest_default'), [{ name: 'latest_default', version: '3', state: 'READY' }]);
+    assert.deepEqual(await entry('latest_default'), [
+      { name: 'latest_default', version: '3', state: 'READY' },
+    ]);
     const meta = await http(server.url, 'GET', '/v2/models/latest_default');
     assert.deepEqual(meta.body.versions, ['3']);
-    const r = await http(server.url, 'POST', '/v2/models/latest_default/versions/1/infer', { inputs: addSubJsonInputs() });
+    const r = await http(server.url, 'POST', '/v2/models/latest_default/versions/1/infer', {
+      inputs: addSubJsonInputs(),
+    });
     assert.equal(r.status, 404);
     assert.equal(r.body.error, "Request for unknown model: 'latest_default' version 1 is not found");
   });
 
   test('version policy: latest 2, all, specific', async () => {
-    assert.deepEqual((await entry('latest_two')).map((e) => e.version), ['2', '3']);
-    assert.deepEqual((await entry('all_versions')).map((e) => e.version), ['1', '2', '3']);
-    assert.deepEqual((await entry('specific')).map((e) => e.version), ['1', '3']);
+    assert.deepEqual(
+      (await entry('latest_two')).map((e) => e.version),
+      ['2', '3'],
+    );
+    assert.deepEqual(
+      (await entry('all_versions')).map((e) => e.version),
+      ['1', '2', '3'],
+    );
+    assert.deepEqual(
+      (await entry('specific')).map((e) => e.version),
+      ['1', '3'],
+    );
     for (const v of ['1', '3']) {
-      const r = await http(server.url, 'POST', `/v2/models/specific/versions/${v}/infer`, { inputs: addSubJsonInputs() });
+      const r = await http(server.url, 'POST', `/v2/models/specific/versions/${v}/infer`, {
+        inputs: addSubJsonInputs(),
+      });
       assert.equal(r.status, 200);
       assert.equal(r.body.model_version, v);
     }
@@ -126,7 +172,11 @@ describe('model repository edge cases', () => {
     assert.equal(cfg.body.max_batch_size, 4);
     assert.equal(cfg.body.backend, 'onnxruntime');
     assert.deepEqual(
-      cfg.body.input.map((i: { name: string; data_type: string; dims: number[] }) => [i.name, i.data_type, i.dims]),
+      cfg.body.input.map((i: { name: string; data_type: string; dims: number[] }) => [
+        i.name,
+        i.data_type,
+        i.dims,
+      ]),
       [
         ['INPUT0', 'TYPE_INT32', [16]],
         ['INPUT1', 'TYPE_INT32', [16]],
@@ -139,7 +189,10 @@ describe('model repository edge cases', () => {
     const [d] = await entry('wrongdims');
     assert.match(d.reason, /input 'INPUT0' dims \[-1,16\] don't match configuration dims \[-1,4,4\]/);
     const [t] = await entry('wrongtype');
-    assert.match(t.reason, /configuration expects datatype TYPE_FP32 for input 'INPUT0', model provides TYPE_INT32/);
+    assert.match(
+      t.reason,
+      /configuration expects datatype TYPE_FP32 for input 'INPUT0', model provides TYPE_INT32/,
+    );
   });
 
   test('strict readiness: not ready while a model is unavailable', async () => {

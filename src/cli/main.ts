@@ -20,7 +20,8 @@ function parseBool(value: string | boolean): boolean {
 function parseInteger(min: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}, got '${value}'`);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`expected an integer ≥ ${min}, got '${value}'`);
     return n;
   };
 }
@@ -50,28 +51,64 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
   const program = new Command('nereid')
     .description('Nereid: a Triton-compatible inference server (KServe v2 HTTP protocol) for ONNX models')
     .version(NEREID_VERSION)
-    .option('--model-repository <path>', 'model repository path; repeat for several (alias --model-store)', collect, [])
+    .option(
+      '--model-repository <path>',
+      'model repository path; repeat for several (alias --model-store)',
+      collect,
+      [],
+    )
     .option('--model-store <path>', 'same as --model-repository', collect, [])
-    .addOption(new Option('--model-control-mode <mode>', 'model control mode; only "none" (load everything at start) so far').choices(['none']).default('none'))
-    .option('--model-config-name <name>', 'use <model>/configs/<name>.pbtxt instead of config.pbtxt where it exists')
+    .addOption(
+      new Option(
+        '--model-control-mode <mode>',
+        'model control mode; only "none" (load everything at start) so far',
+      )
+        .choices(['none'])
+        .default('none'),
+    )
+    .option(
+      '--model-config-name <name>',
+      'use <model>/configs/<name>.pbtxt instead of config.pbtxt where it exists',
+    )
     .option('--model-load-thread-count <n>', 'models loaded in parallel', parseInteger(1), d.modelLoadThreads)
-    .option('--backend-config <backend,setting=value>', 'backend setting, e.g. onnxruntime,default-max-batch-size=8; repeatable', collect, [])
+    .option(
+      '--backend-config <backend,setting=value>',
+      'backend setting, e.g. onnxruntime,default-max-batch-size=8; repeatable',
+      collect,
+      [],
+    )
     .option('--disable-auto-complete-config', 'do not complete model configurations from the model files')
     .addOption(bool('--strict-model-config', 'deprecated: true is --disable-auto-complete-config', false))
     .addOption(bool('--exit-on-error', 'exit when a model fails to load', d.exitOnError))
-    .addOption(bool('--strict-readiness', '/v2/health/ready is 200 only when every model is ready', d.strictReadiness))
-    .option('--exit-timeout-secs <seconds>', 'on SIGINT/SIGTERM, seconds to wait for in-flight requests', parseInteger(0), d.exitTimeoutSecs)
+    .addOption(
+      bool('--strict-readiness', '/v2/health/ready is 200 only when every model is ready', d.strictReadiness),
+    )
+    .option(
+      '--exit-timeout-secs <seconds>',
+      'on SIGINT/SIGTERM, seconds to wait for in-flight requests',
+      parseInteger(0),
+      d.exitTimeoutSecs,
+    )
     .addOption(bool('--allow-http', 'serve HTTP/REST', d.allowHttp))
     .option('--http-port <port>', 'HTTP port', parseInteger(0), d.httpPort)
     .option('--http-address <address>', 'HTTP listen address', d.httpAddress)
-    .option('--http-max-input-size <bytes>', 'largest accepted request body in bytes (also after decompression)', parseInteger(1), d.httpMaxInputSize)
+    .option(
+      '--http-max-input-size <bytes>',
+      'largest accepted request body in bytes (also after decompression)',
+      parseInteger(1),
+      d.httpMaxInputSize,
+    )
     .option('--id <name>', 'server name reported by GET /v2 (official clients expect "triton")', d.serverName)
     .option('--server-name <name>', 'same as --id')
     .option('--log-verbose <level>', 'verbose log level, 0 = off', parseInteger(0), 0)
     .addOption(bool('--log-info', 'log information messages', true))
     .addOption(bool('--log-warning', 'log warnings', true))
     .addOption(bool('--log-error', 'log errors', true))
-    .addOption(new Option('--log-format <format>', 'log line layout: default, ISO8601, or json (one object per line)').choices(['default', 'ISO8601', 'json']).default('default'))
+    .addOption(
+      new Option('--log-format <format>', 'log line layout: default, ISO8601, or json (one object per line)')
+        .choices(['default', 'ISO8601', 'json'])
+        .default('default'),
+    )
     .action(async (o) => {
       let backendConfig: Record<string, Record<string, string>> = {};
       try {
@@ -125,7 +162,9 @@ async function serve(settings: ServeSettings): Promise<void> {
       logger.warn(`received ${signal} again, exiting now`);
       process.exit(1);
     }
-    logger.info(`received ${signal}, stopping: no new requests, waiting for in-flight ones, unloading models`);
+    logger.info(
+      `received ${signal}, stopping: no new requests, waiting for in-flight ones, unloading models`,
+    );
     server.stop().then(
       () => {
         logger.info('server stopped');

@@ -75,7 +75,10 @@ export interface RunningServer {
  * @throws Error when a repository cannot be read, a port cannot be bound, or (with exitOnError) a
  *   model failed to load — after unloading whatever did load.
  */
-export async function startServer(settings: ServeSettings, logger: Logger = createLogger(settings.log)): Promise<RunningServer> {
+export async function startServer(
+  settings: ServeSettings,
+  logger: Logger = createLogger(settings.log),
+): Promise<RunningServer> {
   const core = new InferenceServer({
     repositories: settings.repositories,
     backends: [new OnnxRuntimeBackend()],
@@ -91,7 +94,9 @@ export async function startServer(settings: ServeSettings, logger: Logger = crea
   logger.info(core.modelTable());
   if (failedModels.length > 0 && settings.exitOnError) {
     await core.shutdown(0);
-    throw new Error(`failed to load all models (${failedModels.join(', ')}); use --exit-on-error=false to serve the others`);
+    throw new Error(
+      `failed to load all models (${failedModels.join(', ')}); use --exit-on-error=false to serve the others`,
+    );
   }
   let http: HttpFrontend | undefined;
   let httpPort: number | undefined;
@@ -105,7 +110,9 @@ export async function startServer(settings: ServeSettings, logger: Logger = crea
       httpPort = await http.listen();
     } catch (e) {
       await core.shutdown(0);
-      throw new Error(`failed to start HTTP service on ${settings.httpAddress}:${settings.httpPort}: ${(e as Error).message}`);
+      throw new Error(
+        `failed to start HTTP service on ${settings.httpAddress}:${settings.httpPort}: ${(e as Error).message}`,
+      );
     }
     logger.info(`Started HTTPService at ${settings.httpAddress}:${httpPort}`);
   }

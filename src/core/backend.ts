@@ -80,5 +80,9 @@ export interface Backend {
    * Creates one model instance.
    * @throws TritonError when the instance cannot be created (e.g. missing execution provider).
    */
-  createInstance(config: ModelConfig, ctx: ModelLoadContext, placement: InstancePlacement): Promise<ModelInstance>;
+  createInstance(
+    config: ModelConfig,
+    ctx: ModelLoadContext,
+    placement: InstancePlacement,
+  ): Promise<ModelInstance>;
 }

@@ -17,9 +17,17 @@ import { serializeBytesTensor, type Tensor } from './tensor.js';
  * @param labels class labels by index (from the output's `label_filename`), may be empty.
  * @throws TritonError INVALID_ARG for BYTES outputs.
  */
-export function classify(output: Tensor, k: number, batched: boolean, labels: readonly string[], model: string): Tensor {
+export function classify(
+  output: Tensor,
+  k: number,
+  batched: boolean,
+  labels: readonly string[],
+  model: string,
+): Tensor {
   if (output.datatype === 'BYTES') {
-    throw invalidArg(`classification is not supported for output '${output.name}' of model '${model}': datatype BYTES`);
+    throw invalidArg(
+      `classification is not supported for output '${output.name}' of model '${model}': datatype BYTES`,
+    );
   }
   const isFloat = output.datatype === 'FP32' || output.datatype === 'FP64';
   const isHalf = output.datatype === 'FP16' || output.datatype === 'BF16';

@@ -102,7 +102,12 @@ class NereidLogger implements Logger {
     return this.settings.logVerbose >= level;
   }
   child(prefix: string): Logger {
-    return new NereidLogger(this.settings, this.out, this.json, this.prefix ? `${this.prefix}/${prefix}` : prefix);
+    return new NereidLogger(
+      this.settings,
+      this.out,
+      this.json,
+      this.prefix ? `${this.prefix}/${prefix}` : prefix,
+    );
   }
 }
 
@@ -111,8 +116,14 @@ class NereidLogger implements Logger {
  * @param settings initial settings (mutable later through `logger.settings`).
  * @param out where lines go (default: standard error, as Triton).
  */
-export function createLogger(settings: LogSettings = defaultLogSettings(), out: NodeJS.WritableStream = process.stderr): Logger {
-  const json = pino({ level: 'debug', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, out);
+export function createLogger(
+  settings: LogSettings = defaultLogSettings(),
+  out: NodeJS.WritableStream = process.stderr,
+): Logger {
+  const json = pino(
+    { level: 'debug', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    out,
+  );
   return new NereidLogger(settings, out, json, '');
 }
 

@@ -24,9 +24,13 @@ import { indexTensors, validateRequest, type TensorIndex } from './validate.js';
  * count of 0 becomes the backend's default (2 for ONNX Runtime on CPU).
  */
 export function normalizeConfig(config: ModelConfig, backend: Backend): void {
-  config.version_policy ??= { latest: newConfigMessage<ModelVersionPolicy_Latest>('ModelVersionPolicy.Latest', { num_versions: 1 }) };
+  config.version_policy ??= {
+    latest: newConfigMessage<ModelVersionPolicy_Latest>('ModelVersionPolicy.Latest', { num_versions: 1 }),
+  };
   if (config.instance_group.length === 0) {
-    config.instance_group.push(newConfigMessage<ModelInstanceGroup>('ModelInstanceGroup', { name: config.name }));
+    config.instance_group.push(
+      newConfigMessage<ModelInstanceGroup>('ModelInstanceGroup', { name: config.name }),
+    );
   }
   config.instance_group.forEach((g, i) => {
     if (!g.name) g.name = `${config.name}_${i}`;
@@ -77,7 +81,10 @@ export class ModelVersion {
     for (const o of config.output) {
       if (o.label_filename) {
         const text = fs.readFileSync(path.join(modelDir, o.label_filename), 'utf8');
-        this.labels.set(o.name, text.split('\n').map((l) => l.replace(/\r$/, '')));
+        this.labels.set(
+          o.name,
+          text.split('\n').map((l) => l.replace(/\r$/, '')),
+        );
       }
     }
   }
@@ -88,10 +95,17 @@ export class ModelVersion {
    * @param autoComplete run the backend's auto-complete (off with `--disable-auto-complete-config`).
    * @throws TritonError describing why the version cannot load; instances already created are unloaded.
    */
-  static async load(config: ModelConfig, backend: Backend, ctx: ModelLoadContext, autoComplete: boolean): Promise<ModelVersion> {
+  static async load(
+    config: ModelConfig,
+    backend: Backend,
+    ctx: ModelLoadContext,
+    autoComplete: boolean,
+  ): Promise<ModelVersion> {
     if (autoComplete) config = await backend.autoCompleteConfig(config, ctx);
-    if (config.input.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one input`);
-    if (config.output.length === 0) throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
+    if (config.input.length === 0)
+      throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one input`);
+    if (config.output.length === 0)
+      throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
     normalizeConfig(config, backend);
     await backend.validate?.(config, ctx);
     const placements = instancePlacements(config);
@@ -128,7 +142,8 @@ export class ModelVersion {
    */
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     const start = performance.now();
-    if (!this.accepting) throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
+    if (!this.accepting)
+      throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
     let batchSize: number;
     try {
       batchSize = validateRequest(this.config, this.index, req);
@@ -166,7 +181,13 @@ export class ModelVersion {
       const t = byName.get(o.name);
       if (!t) throw new TritonError('INTERNAL', `model '${this.name}' produced no output '${o.name}'`);
       if (o.classification && o.classification > 0) {
-        return classify(t, o.classification, this.config.max_batch_size > 0, this.labels.get(o.name) ?? [], this.name);
+        return classify(
+          t,
+          o.classification,
+          this.config.max_batch_size > 0,
+          this.labels.get(o.name) ?? [],
+          this.name,
+        );
       }
       return t;
     });

@@ -108,7 +108,14 @@ export interface ModelStatistics {
   inference_count: number;
   execution_count: number;
   inference_stats: Record<
-    'success' | 'fail' | 'queue' | 'compute_input' | 'compute_infer' | 'compute_output' | 'cache_hit' | 'cache_miss',
+    | 'success'
+    | 'fail'
+    | 'queue'
+    | 'compute_input'
+    | 'compute_infer'
+    | 'compute_output'
+    | 'cache_hit'
+    | 'cache_miss',
     StatDuration
   >;
   response_stats: Record<string, unknown>;
@@ -201,9 +208,17 @@ export class InferenceServer {
         log.info(`loading: ${source.name}:${version}`);
         try {
           if (!fs.existsSync(ctx.modelPath)) {
-            throw new TritonError('UNAVAILABLE', `unable to find '${ctx.modelPath}' for model '${source.name}'`);
+            throw new TritonError(
+              'UNAVAILABLE',
+              `unable to find '${ctx.modelPath}' for model '${source.name}'`,
+            );
           }
-          v.model = await ModelVersion.load(structuredClone(def.config), backend, ctx, this.options.autoComplete !== false);
+          v.model = await ModelVersion.load(
+            structuredClone(def.config),
+            backend,
+            ctx,
+            this.options.autoComplete !== false,
+          );
           v.state = 'READY';
           log.info(`successfully loaded '${source.name}' version ${version}`);
         } catch (e) {
@@ -235,7 +250,11 @@ export class InferenceServer {
 
   /** Server metadata (`GET /v2`). */
   metadata(): { name: string; version: string; extensions: string[] } {
-    return { name: this.options.serverName ?? 'triton', version: NEREID_VERSION, extensions: [...EXTENSIONS] };
+    return {
+      name: this.options.serverName ?? 'triton',
+      version: NEREID_VERSION,
+      extensions: [...EXTENSIONS],
+    };
   }
 
   /**
@@ -249,15 +268,24 @@ export class InferenceServer {
     if (version !== undefined && version !== '') {
       const n = Number(version);
       const v = Number.isInteger(n) ? entry.versions.get(n) : undefined;
-      if (!v) throw new TritonError('NOT_FOUND', `Request for unknown model: '${name}' version ${version} is not found`);
+      if (!v)
+        throw new TritonError(
+          'NOT_FOUND',
+          `Request for unknown model: '${name}' version ${version} is not found`,
+        );
       if (v.state !== 'READY' || !v.model) {
-        throw new TritonError('UNAVAILABLE', `Request for unknown model: '${name}' version ${version} is not at ready state`);
+        throw new TritonError(
+          'UNAVAILABLE',
+          `Request for unknown model: '${name}' version ${version} is not at ready state`,
+        );
       }
       return v.model;
     }
     let best: ModelVersion | undefined;
-    for (const [n, v] of entry.versions) if (v.state === 'READY' && v.model && (!best || n > best.version)) best = v.model;
-    if (!best) throw new TritonError('NOT_FOUND', `Request for unknown model: '${name}' has no available versions`);
+    for (const [n, v] of entry.versions)
+      if (v.state === 'READY' && v.model && (!best || n > best.version)) best = v.model;
+    if (!best)
+      throw new TritonError('NOT_FOUND', `Request for unknown model: '${name}' has no available versions`);
     return best;
   }
 
@@ -351,7 +379,8 @@ export class InferenceServer {
     const targets: ModelVersion[] = [];
     if (name === undefined || name === '') {
       for (const m of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-        for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0])) if (v.model && v.state === 'READY') targets.push(v.model);
+        for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0]))
+          if (v.model && v.state === 'READY') targets.push(v.model);
       }
     } else {
       const m = this.models.get(name);
@@ -359,12 +388,17 @@ export class InferenceServer {
       if (version !== undefined && version !== '') {
         const v = m.versions.get(Number(version));
         if (!v?.model || v.state !== 'READY') {
-          throw new TritonError('INVALID_ARG', `requested model version is not available for model '${name}'`);
+          throw new TritonError(
+            'INVALID_ARG',
+            `requested model version is not available for model '${name}'`,
+          );
         }
         targets.push(v.model);
       } else {
-        for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0])) if (v.model && v.state === 'READY') targets.push(v.model);
-        if (targets.length === 0) throw new TritonError('INVALID_ARG', `requested model '${name}' is not available`);
+        for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0]))
+          if (v.model && v.state === 'READY') targets.push(v.model);
+        if (targets.length === 0)
+          throw new TritonError('INVALID_ARG', `requested model '${name}' is not available`);
       }
     }
     return targets.map((model) => {
@@ -398,7 +432,11 @@ export class InferenceServer {
     for (const name of [...this.models.keys()].sort()) {
       const m = this.models.get(name)!;
       if (m.versions.size === 0) {
-        rows.push([name, '-', m.reason ? `UNAVAILABLE: ${m.reason}` : 'Not loaded: No model version was found']);
+        rows.push([
+          name,
+          '-',
+          m.reason ? `UNAVAILABLE: ${m.reason}` : 'Not loaded: No model version was found',
+        ]);
         continue;
       }
       for (const [n, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0])) {
@@ -414,7 +452,9 @@ export class InferenceServer {
    */
   async shutdown(timeoutMs: number): Promise<number> {
     this.shuttingDown = true;
-    const loaded = [...this.models.values()].flatMap((m) => [...m.versions.values()].flatMap((v) => (v.model ? [v.model] : [])));
+    const loaded = [...this.models.values()].flatMap((m) =>
+      [...m.versions.values()].flatMap((v) => (v.model ? [v.model] : [])),
+    );
     const deadline = Date.now() + timeoutMs;
     const remaining = () => loaded.reduce((n, m) => n + m.inflightRequests, 0);
     while (remaining() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

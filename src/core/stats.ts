@@ -42,7 +42,13 @@ export class ModelStats {
   private readonly batches = new Map<number, BatchStat>();
 
   /** Records one finished execution of `batchSize` elements made of `requests` requests. */
-  recordExecution(batchSize: number, requests: number, inputNs: number, inferNs: number, outputNs: number): void {
+  recordExecution(
+    batchSize: number,
+    requests: number,
+    inputNs: number,
+    inferNs: number,
+    outputNs: number,
+  ): void {
     this.executionCount += 1;
     this.inferenceCount += batchSize;
     this.lastInference = Date.now();

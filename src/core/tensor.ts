@@ -55,7 +55,9 @@ export function deserializeBytesTensor(data: Uint8Array, what = 'BYTES tensor'):
     const len = view.getUint32(off, true);
     off += 4;
     if (off + len > data.byteLength) {
-      throw invalidArg(`${what}: element of ${len} bytes at byte ${off} runs past the end (${data.byteLength} bytes)`);
+      throw invalidArg(
+        `${what}: element of ${len} bytes at byte ${off} runs past the end (${data.byteLength} bytes)`,
+      );
     }
     out.push(data.subarray(off, off + len));
     off += len;

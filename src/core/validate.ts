@@ -75,18 +75,23 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
     let dims = t.shape;
     if (maxBatch > 0) {
       if (t.shape.length === 0) {
-        throw invalidArg(`${prefix(req)}input '${t.name}' has no shape but model requires batch dimension for '${model}'`);
+        throw invalidArg(
+          `${prefix(req)}input '${t.name}' has no shape but model requires batch dimension for '${model}'`,
+        );
       }
       const b = t.shape[0];
       if (first === undefined) {
         batch = b;
         first = t.name;
       } else if (b !== batch) {
-        throw invalidArg(`${prefix(req)}input '${t.name}' batch size does not match other inputs for '${model}'`);
+        throw invalidArg(
+          `${prefix(req)}input '${t.name}' batch size does not match other inputs for '${model}'`,
+        );
       }
       dims = t.shape.slice(1);
     }
-    const shapeOk = dims.length === cfg.dims.length && dims.every((d, i) => cfg.dims[i] === -1 || cfg.dims[i] === d);
+    const shapeOk =
+      dims.length === cfg.dims.length && dims.every((d, i) => cfg.dims[i] === -1 || cfg.dims[i] === d);
     if (!shapeOk) {
       const full = maxBatch > 0 ? [-1, ...cfg.dims] : cfg.dims;
       throw invalidArg(
@@ -118,7 +123,8 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
   }
   if (req.outputs) {
     for (const o of req.outputs) {
-      if (!index.outputs.has(o.name)) throw invalidArg(`unexpected inference output '${o.name}' for model '${model}'`);
+      if (!index.outputs.has(o.name))
+        throw invalidArg(`unexpected inference output '${o.name}' for model '${model}'`);
     }
   }
   return maxBatch > 0 ? batch : 1;

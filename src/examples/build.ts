@@ -111,7 +111,10 @@ export async function ppOcrDetectionModelPath(): Promise<string> {
 
 /** The example models, in the order they are built. */
 export const EXAMPLE_MODELS: ExampleModel[] = [
-  { name: 'simple', description: 'INT32 [-1,16] INPUT0, INPUT1 → OUTPUT0 sum, OUTPUT1 difference; max_batch_size 8' },
+  {
+    name: 'simple',
+    description: 'INT32 [-1,16] INPUT0, INPUT1 → OUTPUT0 sum, OUTPUT1 difference; max_batch_size 8',
+  },
   { name: 'simple_string', description: 'simple over BYTES tensors holding decimal integers' },
   ...IDENTITY_DATATYPES.map((dt) => ({
     name: `identity_${dt.toLowerCase()}`,
@@ -119,7 +122,8 @@ export const EXAMPLE_MODELS: ExampleModel[] = [
   })),
   {
     name: 'text_detection',
-    description: 'PP-OCRv4 text detection: FP32 [1,3,H,W] normalised RGB → FP32 [1,1,H,W] text probability map',
+    description:
+      'PP-OCRv4 text detection: FP32 [1,3,H,W] normalised RGB → FP32 [1,1,H,W] text probability map',
   },
 ];
 

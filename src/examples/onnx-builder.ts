@@ -299,17 +299,15 @@ export function buildOnnxModel(spec: OnnxModelSpec): Uint8Array {
     if (!t.name) throw new Error('every initializer needs a name');
     return tensorProto(t);
   });
-  const node = spec.nodes.map(
-    (n, i): onnxProto.onnx.INodeProto => ({
-      name: n.name ?? `${n.opType}_${i}`,
-      opType: n.opType,
-      domain: n.domain ?? '',
-      input: [...n.inputs],
-      output: [...n.outputs],
-      attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attributeProto(k, v)),
-      docString: n.docString,
-    }),
-  );
+  const node = spec.nodes.map((n, i): onnxProto.onnx.INodeProto => ({
+    name: n.name ?? `${n.opType}_${i}`,
+    opType: n.opType,
+    domain: n.domain ?? '',
+    input: [...n.inputs],
+    output: [...n.outputs],
+    attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attributeProto(k, v)),
+    docString: n.docString,
+  }));
   const opsetImport: onnxProto.onnx.IOperatorSetIdProto[] = [
     { domain: '', version: spec.opsetVersion ?? 13 },
     ...Object.entries(spec.extraOpsets ?? {}).map(([domain, version]) => ({ domain, version })),

@@ -44,7 +44,9 @@ export function listModels(repositories: string[]): { models: ModelSource[]; dup
     try {
       entries = fs.readdirSync(repo, { withFileTypes: true });
     } catch (e) {
-      throw new Error(`failed to open model repository '${repo}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error(
+        `failed to open model repository '${repo}': ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
     }
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
@@ -109,7 +111,10 @@ function guessBackend(dir: string, versions: number[]): string {
  * @throws Error naming the file and the problem: unreadable or invalid config, a config `name`
  *   other than the folder's, no backend/platform, no version folder.
  */
-export function readModel(source: ModelSource, opts: { configName?: string; allowMissingConfig: boolean }): ModelDefinition {
+export function readModel(
+  source: ModelSource,
+  opts: { configName?: string; allowMissingConfig: boolean },
+): ModelDefinition {
   let file = path.join(source.dir, 'config.pbtxt');
   if (opts.configName) {
     const custom = path.join(source.dir, 'configs', `${opts.configName}.pbtxt`);
@@ -119,7 +124,9 @@ export function readModel(source: ModelSource, opts: { configName?: string; allo
   if (fs.existsSync(file)) {
     text = fs.readFileSync(file, 'utf8');
   } else if (!opts.allowMissingConfig) {
-    throw new Error(`failed to read model configuration: '${file}' does not exist (auto-complete is disabled)`);
+    throw new Error(
+      `failed to read model configuration: '${file}' does not exist (auto-complete is disabled)`,
+    );
   }
   const config = parseModelConfig(text, file);
   if (config.name && config.name !== source.name) {
@@ -134,9 +141,12 @@ export function readModel(source: ModelSource, opts: { configName?: string; allo
   if (config.platform === 'onnxruntime_onnx' && !config.backend) config.backend = 'onnxruntime';
   if (config.backend === 'onnxruntime' && !config.platform) config.platform = 'onnxruntime_onnx';
   if (!config.backend && !config.platform) {
-    throw new Error(`model '${source.name}' names no backend or platform in '${file}' and none could be inferred from its files`);
+    throw new Error(
+      `model '${source.name}' names no backend or platform in '${file}' and none could be inferred from its files`,
+    );
   }
   const versions = selectVersions(available, config);
-  if (versions.length === 0) throw new Error(`no version folder matches the version_policy of model '${source.name}'`);
+  if (versions.length === 0)
+    throw new Error(`no version folder matches the version_policy of model '${source.name}'`);
   return { ...source, config, versions };
 }

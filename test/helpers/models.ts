@@ -37,7 +37,12 @@ ${extra}`;
  * Writes `<repo>/<name>/config.pbtxt` (unless `config` is null) and the add/sub model into each of
  * `versions`.
  */
-export function writeAddSub(repo: string, name: string, versions: number[] = [1], config: string | null = addSubConfig(name)): void {
+export function writeAddSub(
+  repo: string,
+  name: string,
+  versions: number[] = [1],
+  config: string | null = addSubConfig(name),
+): void {
   const dir = path.join(repo, name);
   fs.mkdirSync(dir, { recursive: true });
   if (config !== null) fs.writeFileSync(path.join(dir, 'config.pbtxt'), config);
@@ -99,9 +104,19 @@ export function writeSlowModel(repo: string, name = 'slow', instances = 1, n = 5
 export function slowBody(batch = 256, n = 512): { body: Buffer; headerLength: number } {
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [batch, n], parameters: { binary_data_size: batch * n * 4 } }],
+      inputs: [
+        {
+          name: 'INPUT0',
+          datatype: 'FP32',
+          shape: [batch, n],
+          parameters: { binary_data_size: batch * n * 4 },
+        },
+      ],
       outputs: [{ name: 'OUTPUT0', parameters: { binary_data: true } }],
     }),
   );
-  return { body: Buffer.concat([header, Buffer.from(new Float32Array(batch * n).fill(0.5).buffer)]), headerLength: header.length };
+  return {
+    body: Buffer.concat([header, Buffer.from(new Float32Array(batch * n).fill(0.5).buffer)]),
+    headerLength: header.length,
+  };
 }

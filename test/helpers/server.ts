@@ -5,7 +5,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { defaultServeSettings, startServer, type RunningServer, type ServeSettings } from '../../src/cli/serve.js';
+import {
+  defaultServeSettings,
+  startServer,
+  type RunningServer,
+  type ServeSettings,
+} from '../../src/cli/serve.js';
 import { silentLogger } from '../../src/core/logger.js';
 
 /** A fresh temporary directory, removed at process exit. */
@@ -21,7 +26,10 @@ export interface TestServer extends RunningServer {
 }
 
 /** Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is set. */
-export async function serve(repositories: string[], overrides: Partial<ServeSettings> = {}): Promise<TestServer> {
+export async function serve(
+  repositories: string[],
+  overrides: Partial<ServeSettings> = {},
+): Promise<TestServer> {
   const settings: ServeSettings = {
     ...defaultServeSettings(),
     repositories,
@@ -68,7 +76,10 @@ export interface BinaryInput {
  * Builds a binary-extension infer body: the JSON header (with `binary_data_size` on each input)
  * followed by the inputs' bytes; returns the body and the header length.
  */
-export function binaryBody(inputs: BinaryInput[], extra: Record<string, unknown> = {}): { body: Buffer; headerLength: number } {
+export function binaryBody(
+  inputs: BinaryInput[],
+  extra: Record<string, unknown> = {},
+): { body: Buffer; headerLength: number } {
   const header = Buffer.from(
     JSON.stringify({
       ...extra,
@@ -80,7 +91,13 @@ export function binaryBody(inputs: BinaryInput[], extra: Record<string, unknown>
       })),
     }),
   );
-  return { body: Buffer.concat([header, ...inputs.map((i) => Buffer.from(i.data.buffer, i.data.byteOffset, i.data.byteLength))]), headerLength: header.length };
+  return {
+    body: Buffer.concat([
+      header,
+      ...inputs.map((i) => Buffer.from(i.data.buffer, i.data.byteOffset, i.data.byteLength)),
+    ]),
+    headerLength: header.length,
+  };
 }
 
 /** A decoded binary infer response: JSON header and each output's bytes by name. */

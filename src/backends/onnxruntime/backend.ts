@@ -78,11 +78,15 @@ export class OnnxRuntimeBackend implements Backend {
    */
   async autoCompleteConfig(config: ModelConfig, ctx: ModelLoadContext): Promise<ModelConfig> {
     if (config.input.length > 0 && config.output.length > 0) {
-      ctx.logger.verbose(1, `skipping model configuration auto-complete for '${ctx.name}': inputs and outputs already specified`);
+      ctx.logger.verbose(
+        1,
+        `skipping model configuration auto-complete for '${ctx.name}': inputs and outputs already specified`,
+      );
       return config;
     }
     const graph = await this.graphOf(ctx);
-    const declared = (list: Array<ModelInput | ModelOutput>, name: string) => list.find((t) => t.name === name);
+    const declared = (list: Array<ModelInput | ModelOutput>, name: string) =>
+      list.find((t) => t.name === name);
     // Can the model batch? Every graph tensor needs a dynamic first dim, and config dims, where
     // given, must leave room for it.
     const all = [...graph.inputs, ...graph.outputs];
@@ -95,7 +99,10 @@ export class OnnxRuntimeBackend implements Backend {
       const raw = ctx.backendConfig['default-max-batch-size'];
       const def = raw === undefined ? 4 : Number(raw);
       if (!Number.isInteger(def) || def < 0) {
-        throw new TritonError('INVALID_ARG', `backend config default-max-batch-size must be an integer ≥ 0, got '${raw}'`);
+        throw new TritonError(
+          'INVALID_ARG',
+          `backend config default-max-batch-size must be an integer ≥ 0, got '${raw}'`,
+        );
       }
       config.max_batch_size = def;
       ctx.logger.warn(
@@ -103,7 +110,8 @@ export class OnnxRuntimeBackend implements Backend {
           `max_batch_size is specified in model configuration`,
       );
       const hasScheduler = config.dynamic_batching || config.sequence_batching || config.ensemble_scheduling;
-      if (def > 1 && !hasScheduler) config.dynamic_batching = newConfigMessage<ModelDynamicBatching>('ModelDynamicBatching');
+      if (def > 1 && !hasScheduler)
+        config.dynamic_batching = newConfigMessage<ModelDynamicBatching>('ModelDynamicBatching');
     } else if (config.max_batch_size > 0 && !canBatch && all.length > 0) {
       throw new TritonError(
         'INVALID_ARG',
@@ -112,14 +120,19 @@ export class OnnxRuntimeBackend implements Backend {
       );
     }
     const batched = config.max_batch_size > 0;
-    const fill = (list: Array<ModelInput | ModelOutput>, make: (t: GraphTensor) => ModelInput | ModelOutput, tensors: GraphTensor[]) => {
+    const fill = (
+      list: Array<ModelInput | ModelOutput>,
+      make: (t: GraphTensor) => ModelInput | ModelOutput,
+      tensors: GraphTensor[],
+    ) => {
       for (const t of tensors) {
         const d = declared(list, t.name);
         if (!d) {
           list.push(make(t));
           continue;
         }
-        if (d.data_type === 'TYPE_INVALID') d.data_type = (configTypeOf(t) ?? 'TYPE_INVALID') as typeof d.data_type;
+        if (d.data_type === 'TYPE_INVALID')
+          d.data_type = (configTypeOf(t) ?? 'TYPE_INVALID') as typeof d.data_type;
         if (d.dims.length === 0 && !d.reshape) d.dims = batched ? t.shape.slice(1) : t.shape.slice();
       }
     };
@@ -142,7 +155,11 @@ export class OnnxRuntimeBackend implements Backend {
   async validate(config: ModelConfig, ctx: ModelLoadContext): Promise<void> {
     const graph = await this.graphOf(ctx);
     const batched = config.max_batch_size > 0;
-    const check = (kind: 'input' | 'output', list: Array<ModelInput | ModelOutput>, tensors: GraphTensor[]) => {
+    const check = (
+      kind: 'input' | 'output',
+      list: Array<ModelInput | ModelOutput>,
+      tensors: GraphTensor[],
+    ) => {
       for (const c of list) {
         const g = tensors.find((t) => t.name === c.name);
         if (!g) {
@@ -164,13 +181,16 @@ export class OnnxRuntimeBackend implements Backend {
         const full = batched ? [-1, ...dims] : dims;
         const ok =
           g.shape.length === 0 ||
-          (g.shape.length === full.length && g.shape.every((d, i) => d === -1 || full[i] === -1 || d === full[i]));
+          (g.shape.length === full.length &&
+            g.shape.every((d, i) => d === -1 || full[i] === -1 || d === full[i]));
         if (!ok) {
           throw new TritonError(
             'INVALID_ARG',
             `unable to load model '${ctx.name}', ${kind} '${c.name}' dims ${formatShape(g.shape)} don't match ` +
               `configuration dims ${formatShape(full)}` +
-              (batched ? ` (max_batch_size ${config.max_batch_size} adds the leading batch dimension -1)` : ''),
+              (batched
+                ? ` (max_batch_size ${config.max_batch_size} adds the leading batch dimension -1)`
+                : ''),
           );
         }
       }
@@ -192,7 +212,11 @@ export class OnnxRuntimeBackend implements Backend {
     return kind === 'KIND_CPU' ? 2 : 1;
   }
 
-  async createInstance(config: ModelConfig, ctx: ModelLoadContext, placement: InstancePlacement): Promise<ModelInstance> {
+  async createInstance(
+    config: ModelConfig,
+    ctx: ModelLoadContext,
+    placement: InstancePlacement,
+  ): Promise<ModelInstance> {
     const outputs = specs(config.output);
     const all = outputs.map((o) => o.name);
     const wanted = (r: InferenceRequest) => (r.outputs ? r.outputs.map((o) => o.name) : all);
@@ -210,7 +234,10 @@ export class OnnxRuntimeBackend implements Backend {
       );
     } catch (e) {
       if (e instanceof TritonError && e.code !== 'INVALID_ARG') throw e;
-      throw new TritonError('INVALID_ARG', `unable to create instance ${placement.name} of model '${ctx.name}': ${(e as Error).message}`);
+      throw new TritonError(
+        'INVALID_ARG',
+        `unable to create instance ${placement.name} of model '${ctx.name}': ${(e as Error).message}`,
+      );
     }
   }
 }

@@ -37,7 +37,14 @@ export function packRequests(
           i = buffers.push(ab) - 1;
           index.set(ab, i);
         }
-        return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: i, byteOffset: t.data.byteOffset, byteLength: t.data.byteLength };
+        return {
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          buffer: i,
+          byteOffset: t.data.byteOffset,
+          byteLength: t.data.byteLength,
+        };
       });
     } else {
       // Align each tensor to 8 bytes so the worker can view it without another copy.
@@ -52,7 +59,14 @@ export function packRequests(
       const i = buffers.push(ab) - 1;
       inputs = r.inputs.map((t, k) => {
         u8.set(t.data, offsets[k]);
-        return { name: t.name, datatype: t.datatype, shape: t.shape, buffer: i, byteOffset: offsets[k], byteLength: t.data.byteLength };
+        return {
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          buffer: i,
+          byteOffset: offsets[k],
+          byteLength: t.data.byteLength,
+        };
       });
     }
     return { inputs, outputs: outputNames(r) };
@@ -108,7 +122,8 @@ export class OrtInstance implements ModelInstance {
   }
 
   execute(requests: InferenceRequest[]): Promise<{ results: ExecuteResult[]; timings: ExecuteTimings }> {
-    if (this.closed) return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
+    if (this.closed)
+      return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
     const id = this.nextId++;
     const { wire, buffers } = packRequests(requests, this.outputNames);
     return new Promise((resolve, reject) => {
@@ -126,14 +141,12 @@ export class OrtInstance implements ModelInstance {
     const results: ExecuteResult[] = msg.results.map((r) => {
       if ('error' in r) return new TritonError(r.error.code, r.error.message);
       return {
-        outputs: r.outputs.map(
-          (t): Tensor => ({
-            name: t.name,
-            datatype: t.datatype,
-            shape: t.shape,
-            data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
-          }),
-        ),
+        outputs: r.outputs.map((t): Tensor => ({
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
+        })),
       };
     });
     p.resolve({ results, timings: msg.timings });

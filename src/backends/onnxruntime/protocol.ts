@@ -51,7 +51,8 @@ export interface WireRequest {
 }
 
 /** Event loop → worker. */
-export type ToWorker = { type: 'run'; id: number; requests: WireRequest[]; buffers: ArrayBuffer[] } | { type: 'close' };
+export type ToWorker =
+  { type: 'run'; id: number; requests: WireRequest[]; buffers: ArrayBuffer[] } | { type: 'close' };
 
 /** The graph's inputs/outputs as ONNX Runtime reports them. */
 export interface GraphTensor {

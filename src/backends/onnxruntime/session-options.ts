@@ -21,7 +21,10 @@ function intSetting(what: string, value: string | undefined, model: string): num
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) {
-    throw new TritonError('INVALID_ARG', `model '${model}': ${what} must be a non-negative integer, got '${value}'`);
+    throw new TritonError(
+      'INVALID_ARG',
+      `model '${model}': ${what} must be a non-negative integer, got '${value}'`,
+    );
   }
   return n;
 }
@@ -87,7 +90,8 @@ export function executionProviders(config: ModelConfig, placement: InstancePlace
       providers.push({ name: a.name, deviceId: placement.deviceId, ...a.parameters });
     }
     need('cuda');
-    if (!providers.some((p) => (p as { name: string }).name === 'cuda')) providers.push({ name: 'cuda', deviceId: placement.deviceId });
+    if (!providers.some((p) => (p as { name: string }).name === 'cuda'))
+      providers.push({ name: 'cuda', deviceId: placement.deviceId });
   } else {
     for (const a of accel?.gpu_execution_accelerator ?? []) {
       if (!KNOWN_GPU.includes(a.name)) {

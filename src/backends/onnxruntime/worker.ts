@@ -10,7 +10,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
 import { deserializeBytesTensor } from '../../core/tensor.js';
-import type { FromWorker, GraphTensor, TensorSpec, ToWorker, WireRequest, WireTensor, WorkerInit } from './protocol.js';
+import type {
+  FromWorker,
+  GraphTensor,
+  TensorSpec,
+  ToWorker,
+  WireRequest,
+  WireTensor,
+  WorkerInit,
+} from './protocol.js';
 import { fromOrtType, toOrtType } from './types.js';
 
 const init = workerData as WorkerInit;
@@ -109,7 +117,11 @@ interface Split {
 }
 
 /** Splits each output along the batch dim into per-request views of one buffer. */
-function scatterOutputs(requests: WireRequest[], results: ort.InferenceSession.OnnxValueMapType, wanted: string[]): Split {
+function scatterOutputs(
+  requests: WireRequest[],
+  results: ort.InferenceSession.OnnxValueMapType,
+  wanted: string[],
+): Split {
   const batched = init.maxBatchSize > 0;
   const perRequest: WireTensor[][] = requests.map(() => []);
   const buffers: ArrayBuffer[] = [];
@@ -151,7 +163,14 @@ function scatterOutputs(requests: WireRequest[], results: ort.InferenceSession.O
           off += 4 + e.byteLength;
         }
         const shape = batched ? [batchSizes[i], ...dims.slice(1)] : dims;
-        perRequest[i].push({ name, datatype: dt, shape, buffer: bufIndex, byteOffset: start, byteLength: off - start });
+        perRequest[i].push({
+          name,
+          datatype: dt,
+          shape,
+          buffer: bufIndex,
+          byteOffset: start,
+          byteLength: off - start,
+        });
       });
       continue;
     }
@@ -190,7 +209,10 @@ function scatterOutputs(requests: WireRequest[], results: ort.InferenceSession.O
 async function main(): Promise<void> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(init.modelPath, init.sessionOptions as ort.InferenceSession.SessionOptions);
+    session = await ort.InferenceSession.create(
+      init.modelPath,
+      init.sessionOptions as ort.InferenceSession.SessionOptions,
+    );
   } catch (e) {
     port.postMessage({ type: 'init-error', message: (e as Error).message } satisfies FromWorker);
     return;
@@ -237,10 +259,24 @@ async function main(): Promise<void> {
       const message = (e as Error).message;
       const results = requests.map((_, i) =>
         e instanceof RequestError && e.index !== i
-          ? { error: { code: 'UNAVAILABLE' as const, message: `batch failed because of another request: ${message}` } }
-          : { error: { code: e instanceof RequestError ? ('INVALID_ARG' as const) : ('INTERNAL' as const), message } },
+          ? {
+              error: {
+                code: 'UNAVAILABLE' as const,
+                message: `batch failed because of another request: ${message}`,
+              },
+            }
+          : {
+              error: {
+                code: e instanceof RequestError ? ('INVALID_ARG' as const) : ('INTERNAL' as const),
+                message,
+              },
+            },
       );
-      const zero = { computeInputNs: 0, computeInferNs: Math.round((performance.now() - t0) * 1e6), computeOutputNs: 0 };
+      const zero = {
+        computeInputNs: 0,
+        computeInferNs: Math.round((performance.now() - t0) * 1e6),
+        computeOutputNs: 0,
+      };
       port.postMessage({ type: 'result', id, results, buffers: [], timings: zero } satisfies FromWorker);
     }
   });

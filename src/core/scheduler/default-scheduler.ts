@@ -71,7 +71,13 @@ export class DefaultScheduler implements Scheduler {
     try {
       const { results, timings } = await instance.execute(batch.map((q) => q.request));
       const size = batch.reduce((n, q) => n + q.batchSize, 0);
-      this.stats.recordExecution(size, batch.length, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs);
+      this.stats.recordExecution(
+        size,
+        batch.length,
+        timings.computeInputNs,
+        timings.computeInferNs,
+        timings.computeOutputNs,
+      );
       batch.forEach((q, i) => q.done(results[i], start - q.enqueuedAt));
     } catch (e) {
       const err = asTritonError(e);

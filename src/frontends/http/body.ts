@@ -47,7 +47,8 @@ export async function readBody(req: IncomingMessage, maxBytes: number): Promise<
     data = Buffer.allocUnsafeSlow(declared);
     let off = 0;
     for await (const chunk of req as AsyncIterable<Buffer>) {
-      if (off + chunk.length > declared) throw invalidArg(`request body is longer than its Content-Length of ${declared} bytes`);
+      if (off + chunk.length > declared)
+        throw invalidArg(`request body is longer than its Content-Length of ${declared} bytes`);
       chunk.copy(data, off);
       off += chunk.length;
     }

@@ -10,7 +10,12 @@
 import type { ModelConfig } from '../../config/types.js';
 import { configTypeToDatatype, elementByteSize, isDatatype } from '../../core/datatypes.js';
 import { invalidArg } from '../../core/errors.js';
-import type { InferenceRequest, InferenceResponse, ParameterValue, RequestedOutput } from '../../core/request.js';
+import type {
+  InferenceRequest,
+  InferenceResponse,
+  ParameterValue,
+  RequestedOutput,
+} from '../../core/request.js';
 import { countBytesElements, type Tensor } from '../../core/tensor.js';
 import type { Body } from './body.js';
 import { jsonToBytes, tensorDataJson } from './json-tensor.js';
@@ -28,13 +33,20 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function parseParameters(raw: unknown, where: string, model: string, allowReserved: boolean): Record<string, ParameterValue> {
+function parseParameters(
+  raw: unknown,
+  where: string,
+  model: string,
+  allowReserved: boolean,
+): Record<string, ParameterValue> {
   if (raw === undefined) return {};
   if (!isObject(raw)) throw invalidArg(`${where} of model '${model}': 'parameters' must be a JSON object`);
   const out: Record<string, ParameterValue> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (!allowReserved && k.startsWith('triton_')) {
-      throw invalidArg(`parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.`);
+      throw invalidArg(
+        `parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.`,
+      );
     }
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
       throw invalidArg(`parameter '${k}' has invalid type. It should be either 'int', 'bool', or 'string'.`);
@@ -46,7 +58,9 @@ function parseParameters(raw: unknown, where: string, model: string, allowReserv
 
 function parseShape(raw: unknown, what: string): number[] {
   if (!Array.isArray(raw) || !raw.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
-    throw invalidArg(`${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(raw)}`);
+    throw invalidArg(
+      `${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(raw)}`,
+    );
   }
   return raw as number[];
 }
@@ -85,21 +99,27 @@ export function parseInferRequest(
   }
   const parameters = parseParameters(json.parameters, 'request', model, false);
   if (!Array.isArray(json.inputs)) {
-    throw invalidArg(`Unable to parse 'inputs' for model '${model}': the request must have an 'inputs' array`);
+    throw invalidArg(
+      `Unable to parse 'inputs' for model '${model}': the request must have an 'inputs' array`,
+    );
   }
 
   let offset = hlen;
   const inputs: Tensor[] = json.inputs.map((raw: unknown, i: number): Tensor => {
-    if (!isObject(raw)) throw invalidArg(`input ${i} of the request for model '${model}' must be a JSON object`);
+    if (!isObject(raw))
+      throw invalidArg(`input ${i} of the request for model '${model}' must be a JSON object`);
     const name = raw.name;
-    if (typeof name !== 'string') throw invalidArg(`Unable to parse 'name' of input ${i} for model '${model}'`);
+    if (typeof name !== 'string')
+      throw invalidArg(`Unable to parse 'name' of input ${i} for model '${model}'`);
     const what = `input '${name}' for model '${model}'`;
     const datatype = raw.datatype;
     if (!isDatatype(datatype)) throw invalidArg(`invalid datatype ${JSON.stringify(datatype)} for ${what}`);
     const shape = parseShape(raw.shape, what);
     const params = parseParameters(raw.parameters, what, model, true);
     if (params.shared_memory_region !== undefined) {
-      throw invalidArg(`${what}: shared memory is not supported by this server (system_shared_memory is not listed in its extensions)`);
+      throw invalidArg(
+        `${what}: shared memory is not supported by this server (system_shared_memory is not listed in its extensions)`,
+      );
     }
     const binarySize = params.binary_data_size;
     const hasData = raw.data !== undefined;
@@ -130,13 +150,16 @@ export function parseInferRequest(
     return { name, datatype, shape, data: bytes };
   });
   if (offset !== data.length) {
-    throw invalidArg(`unexpected additional input data for model '${model}' (${data.length - offset} bytes after the last input)`);
+    throw invalidArg(
+      `unexpected additional input data for model '${model}' (${data.length - offset} bytes after the last input)`,
+    );
   }
 
   const binary = new Map<string, boolean>();
   let outputs: RequestedOutput[] | undefined;
   if (json.outputs !== undefined) {
-    if (!Array.isArray(json.outputs)) throw invalidArg(`'outputs' of the request for model '${model}' must be an array`);
+    if (!Array.isArray(json.outputs))
+      throw invalidArg(`'outputs' of the request for model '${model}' must be an array`);
     outputs = json.outputs.map((raw: unknown, i: number): RequestedOutput => {
       if (!isObject(raw) || typeof raw.name !== 'string') {
         throw invalidArg(`output ${i} of the request for model '${model}' must be an object with a 'name'`);
@@ -173,7 +196,12 @@ export function parseInferRequest(
  * A raw binary request (header length 0): the body is the bytes of the model's single input,
  * batch 1. The input's shape is deduced from the config (at most one variable dim; BYTES only [1]).
  */
-function parseRawRequest(body: Body, model: string, version: string | undefined, config: ModelConfig): ParsedInfer {
+function parseRawRequest(
+  body: Body,
+  model: string,
+  version: string | undefined,
+  config: ModelConfig,
+): ParsedInfer {
   if (config.input.length !== 1) {
     throw invalidArg(
       `Raw request must only have 1 input (found 1) to be deduced but got ${config.input.length} inputs in '${model}' model configuration`,
@@ -184,7 +212,8 @@ function parseRawRequest(body: Body, model: string, version: string | undefined,
   const dims = input.dims.slice();
   const what = `raw input '${input.name}' for model '${model}'`;
   const variable = dims.filter((d) => d === -1).length;
-  if (variable > 1) throw invalidArg(`${what}: cannot deduce the shape of an input with more than one variable dimension`);
+  if (variable > 1)
+    throw invalidArg(`${what}: cannot deduce the shape of an input with more than one variable dimension`);
   if (datatype === 'BYTES') {
     const n = countBytesElements(body.data, what);
     if (n !== 1) throw invalidArg(`${what}: a raw BYTES input must hold exactly 1 element, got ${n}`);
@@ -192,7 +221,9 @@ function parseRawRequest(body: Body, model: string, version: string | undefined,
   } else if (variable === 1) {
     const fixed = dims.reduce((n, d) => (d === -1 ? n : n * d), 1) * elementByteSize(datatype);
     if (fixed === 0 || body.data.length % fixed !== 0) {
-      throw invalidArg(`${what}: ${body.data.length} bytes is not a whole number of elements of shape [${dims.join(',')}]`);
+      throw invalidArg(
+        `${what}: ${body.data.length} bytes is not a whole number of elements of shape [${dims.join(',')}]`,
+      );
     }
     dims[dims.indexOf(-1)] = body.data.length / fixed;
   }

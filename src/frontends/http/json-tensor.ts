@@ -3,7 +3,13 @@
  * "Tensor Data"): `data` is a flat or nested row-major array; BOOL as true/false, BYTES as strings,
  * numbers otherwise. FP16/BF16 cannot travel as JSON (Triton refuses them with the messages used here).
  */
-import { allocTyped, shapeElementCount, typedView, type Datatype, type NumericArray } from '../../core/datatypes.js';
+import {
+  allocTyped,
+  shapeElementCount,
+  typedView,
+  type Datatype,
+  type NumericArray,
+} from '../../core/datatypes.js';
 import { invalidArg } from '../../core/errors.js';
 import { deserializeBytesTensor, serializeBytesTensor, type Tensor } from '../../core/tensor.js';
 
@@ -34,7 +40,13 @@ function flatten(data: unknown, out: unknown[]): void {
  * @throws TritonError INVALID_ARG when the element count differs from the shape, an element has the
  *   wrong JSON type or is out of range, or the datatype cannot travel as JSON (FP16, BF16).
  */
-export function jsonToBytes(datatype: Datatype, shape: number[], data: unknown, what: string, name: string): Uint8Array {
+export function jsonToBytes(
+  datatype: Datatype,
+  shape: number[],
+  data: unknown,
+  what: string,
+  name: string,
+): Uint8Array {
   if (datatype === 'FP16' || datatype === 'BF16') {
     throw invalidArg(
       `receiving ${datatype} data via JSON is not supported. Please use the binary data format for input ${name}`,
@@ -46,7 +58,9 @@ export function jsonToBytes(datatype: Datatype, shape: number[], data: unknown, 
   if (datatype === 'BYTES') {
     for (let i = 0; i < flat.length; i++) {
       if (typeof flat[i] !== 'string') {
-        throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(flat[i])}; BYTES elements must be JSON strings`);
+        throw invalidArg(
+          `${what}: element ${i} of 'data' is ${JSON.stringify(flat[i])}; BYTES elements must be JSON strings`,
+        );
       }
     }
     if (flat.length !== count) {
@@ -57,21 +71,25 @@ export function jsonToBytes(datatype: Datatype, shape: number[], data: unknown, 
     return serializeBytesTensor(flat as string[]);
   }
   if (flat.length !== count) {
-    throw invalidArg(`${what}: 'data' has ${flat.length} elements but shape [${shape.join(',')}] needs ${count}`);
+    throw invalidArg(
+      `${what}: 'data' has ${flat.length} elements but shape [${shape.join(',')}] needs ${count}`,
+    );
   }
   const out = allocTyped(datatype, count);
   if (datatype === 'BOOL') {
     const u8 = out as Uint8Array;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== 'boolean') throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected true or false`);
+      if (typeof v !== 'boolean')
+        throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected true or false`);
       u8[i] = v ? 1 : 0;
     }
   } else if (datatype === 'FP32' || datatype === 'FP64') {
     const f = out as Float32Array | Float64Array;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
-      if (typeof v !== 'number') throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected a number`);
+      if (typeof v !== 'number')
+        throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected a number`);
       f[i] = v;
     }
   } else {
@@ -97,7 +115,9 @@ export function jsonToBytes(datatype: Datatype, shape: number[], data: unknown, 
  */
 export function tensorDataJson(t: Tensor): string {
   if (t.datatype === 'FP16' || t.datatype === 'BF16') {
-    throw invalidArg(`sending ${t.datatype} data via JSON is not supported. Please use the binary data format for output`);
+    throw invalidArg(
+      `sending ${t.datatype} data via JSON is not supported. Please use the binary data format for output`,
+    );
   }
   if (t.datatype === 'BYTES') {
     const strings = deserializeBytesTensor(t.data, `output '${t.name}'`).map((b) =>

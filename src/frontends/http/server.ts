@@ -69,7 +69,11 @@ function sendError(res: http.ServerResponse, e: unknown): void {
   }
   const extra = err.code === 'UNSUPPORTED' ? { 'Accept-Encoding': 'gzip, deflate' } : {};
   const text = JSON.stringify({ error: err.message });
-  res.writeHead(httpStatus(err), { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...extra });
+  res.writeHead(httpStatus(err), {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    ...extra,
+  });
   res.end(text);
 }
 
@@ -107,6 +111,7 @@ function decodeName(raw: string): string {
 export class HttpFrontend {
   private readonly server: http.Server;
   private readonly maxInputSize: number;
+  private closing = false;
 
   constructor(
     private readonly core: InferenceServer,
@@ -114,6 +119,7 @@ export class HttpFrontend {
   ) {
     this.maxInputSize = options.maxInputSize ?? 64 * 1024 * 1024;
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+      if (this.closing) res.setHeader('Connection', 'close');
       this.handle(req, res).catch((e) => sendError(res, e));
     });
   }
@@ -129,10 +135,18 @@ export class HttpFrontend {
     });
   }
 
-  /** Stops accepting connections and closes idle ones; in-flight requests finish. */
+  /**
+   * Stops accepting connections; in-flight requests finish, and every keep-alive connection is
+   * closed as soon as it goes idle (responses sent meanwhile say `Connection: close`).
+   */
   close(): Promise<void> {
+    this.closing = true;
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      const timer = setInterval(() => this.server.closeIdleConnections(), 20);
+      this.server.close(() => {
+        clearInterval(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
   }
@@ -198,7 +212,10 @@ export class HttpFrontend {
           try {
             json = JSON.parse(body.data.toString('utf8'));
           } catch (e) {
-            throw new TritonError('INVALID_ARG', `failed to parse the request JSON buffer: ${(e as Error).message}`);
+            throw new TritonError(
+              'INVALID_ARG',
+              `failed to parse the request JSON buffer: ${(e as Error).message}`,
+            );
           }
           ready = (json as { ready?: unknown })?.ready === true;
         }
@@ -210,7 +227,12 @@ export class HttpFrontend {
     sendJson(res, 404, { error: 'Not Found' });
   }
 
-  private async infer(req: http.IncomingMessage, res: http.ServerResponse, model: string, version: string | undefined): Promise<void> {
+  private async infer(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    model: string,
+    version: string | undefined,
+  ): Promise<void> {
     // Unknown models are reported before anything about the body (as Triton does).
     const config = this.core.modelConfig(model, version);
     let body;
@@ -228,7 +250,10 @@ export class HttpFrontend {
     if (rawLength !== undefined) {
       headerLength = Number(rawLength);
       if (!Number.isInteger(headerLength)) {
-        throw new TritonError('INVALID_ARG', `Unable to parse Inference-Header-Content-Length, got: ${rawLength}`);
+        throw new TritonError(
+          'INVALID_ARG',
+          `Unable to parse Inference-Header-Content-Length, got: ${rawLength}`,
+        );
       }
     }
     const parsed = parseInferRequest(body, headerLength, model, version, () => config);
