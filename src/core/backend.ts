@@ -70,10 +70,11 @@ export interface Backend {
    */
   autoCompleteConfig(config: ModelConfig, ctx: ModelLoadContext): Promise<ModelConfig>;
   /**
-   * Checks the final config against the model and prepares shared state; called once per model version.
+   * Checks the final config against the model; called once per model version, after its instances
+   * were created (so a backend can read the model through an instance instead of loading it again).
    * @throws TritonError naming the model, tensor and mismatch when config and model disagree.
    */
-  validate?(config: ModelConfig, ctx: ModelLoadContext): Promise<void>;
+  validate?(config: ModelConfig, ctx: ModelLoadContext, instances: ModelInstance[]): Promise<void>;
   /** Default instance count for an instance group of `kind` that gives no `count`. */
   defaultInstanceCount?(kind: string): number;
   /**

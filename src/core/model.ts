@@ -1,6 +1,7 @@
 /**
  * A loaded model version: its final config, model instances, scheduler and statistics.
- * Loading follows Triton's order (core `src/backend_model.cc`): auto-complete → validate → instances.
+ * Loading follows Triton's order (core `src/backend_model.cc`): auto-complete → normalize → instances,
+ * with the backend's config/model validation once the instances exist.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -107,14 +108,16 @@ export class ModelVersion {
     if (config.output.length === 0)
       throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
     normalizeConfig(config, backend);
-    await backend.validate?.(config, ctx);
     const placements = instancePlacements(config);
     const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));
     const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
+    try {
+      if (failed) throw asTritonError(failed.reason);
+      await backend.validate?.(config, ctx, instances);
+    } catch (e) {
       await Promise.all(instances.map((i) => i.unload()));
-      throw asTritonError(failed.reason);
+      throw e;
     }
     const scheduled = instances.filter((_, i) => !placements[i].passive);
     try {

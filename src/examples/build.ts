@@ -141,7 +141,8 @@ export async function buildExampleRepository(dir: string): Promise<string[]> {
     const config =
       `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: 8\n` +
       `input [\n  {\n    name: "INPUT0"\n    data_type: ${configType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
-      `output [\n  {\n    name: "OUTPUT0"\n    data_type: ${configType(dt)}\n    dims: [ -1 ]\n  }\n]\n`;
+      `output [\n  {\n    name: "OUTPUT0"\n    data_type: ${configType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
+      `instance_group [\n  {\n    kind: KIND_CPU\n    count: 1\n  }\n]\n`;
     write(dir, name, config, identity(dt));
   }
   write(

@@ -152,8 +152,9 @@ export class OnnxRuntimeBackend implements Backend {
    * datatype and compatible dims (after `reshape`), and every model input is in the config.
    * @throws TritonError INVALID_ARG naming the model, tensor and mismatch.
    */
-  async validate(config: ModelConfig, ctx: ModelLoadContext): Promise<void> {
-    const graph = await this.graphOf(ctx);
+  async validate(config: ModelConfig, ctx: ModelLoadContext, instances: ModelInstance[]): Promise<void> {
+    const first = instances[0];
+    const graph = first instanceof OrtInstance ? first.graph : await this.graphOf(ctx);
     const batched = config.max_batch_size > 0;
     const check = (
       kind: 'input' | 'output',
