@@ -1,0 +1,205 @@
+/**
+ * The ONNX Runtime backend's load-time behaviour through a real server: execution accelerators and
+ * their refusals, instance kinds, session parameters, backend config, reshape and non-batching models.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';
+import { http, serve, tempDir, type TestServer } from './helpers/server.js';
+import { addSubConfig, addSubJsonInputs, writeAddSub } from './helpers/models.js';
+
+/** FP32 identity over [batch?, 4] (batched) or [4]. */
+function writeIdentity4(repo: string, name: string, batched: boolean, config: string): void {
+  const dir = path.join(repo, name);
+  fs.mkdirSync(path.join(dir, '1'), { recursive: true });
+  const shape = batched ? ['batch', 4] : [4];
+  fs.writeFileSync(
+    path.join(dir, '1', 'model.onnx'),
+    buildOnnxModel({
+      inputs: [{ name: 'X', elemType: OnnxDataType.FLOAT, shape }],
+      outputs: [{ name: 'Y', elemType: OnnxDataType.FLOAT, shape }],
+      nodes: [{ opType: 'Identity', inputs: ['X'], outputs: ['Y'] }],
+    }),
+  );
+  fs.writeFileSync(path.join(dir, 'config.pbtxt'), config);
+}
+
+describe('ONNX Runtime backend', () => {
+  let server: TestServer;
+
+  before(async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'plain');
+    writeAddSub(
+      repo,
+      'openvino',
+      [1],
+      addSubConfig(
+        'openvino',
+        'optimization { execution_accelerators { cpu_execution_accelerator [ { name: "openvino" } ] } }',
+      ),
+    );
+    writeAddSub(
+      repo,
+      'unknown_accel',
+      [1],
+      addSubConfig(
+        'unknown_accel',
+        'optimization { execution_accelerators { gpu_execution_accelerator [ { name: "warp_drive" } ] } }',
+      ),
+    );
+    writeAddSub(
+      repo,
+      'gpu_kind',
+      [1],
+      addSubConfig('gpu_kind', 'instance_group [ { kind: KIND_GPU count: 1 gpus: [ 0 ] } ]'),
+    );
+    writeAddSub(
+      repo,
+      'bad_threads',
+      [1],
+      addSubConfig(
+        'bad_threads',
+        'parameters { key: "intra_op_thread_count" value: { string_value: "many" } }',
+      ),
+    );
+    writeAddSub(
+      repo,
+      'tuned',
+      [1],
+      addSubConfig(
+        'tuned',
+        `parameters [
+           { key: "intra_op_thread_count" value: { string_value: "1" } },
+           { key: "inter_op_thread_count" value: { string_value: "1" } },
+           { key: "execution_mode" value: { string_value: "1" } },
+           { key: "enable_mem_arena" value: { string_value: "0" } },
+           { key: "enable_mem_pattern" value: { string_value: "false" } }
+         ]
+         optimization { graph { level: -1 } }
+         instance_group [ { count: 3 kind: KIND_CPU } ]`,
+      ),
+    );
+    writeAddSub(repo, 'autobatch', [1], null);
+    writeIdentity4(
+      repo,
+      'reshaped',
+      true,
+      `backend: "onnxruntime"\nmax_batch_size: 4\n` +
+        `input [ { name: "X" data_type: TYPE_FP32 dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ]\n` +
+        `output [ { name: "Y" data_type: TYPE_FP32 dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ]\n`,
+    );
+    writeIdentity4(
+      repo,
+      'nobatch',
+      false,
+      `backend: "onnxruntime"\nmax_batch_size: 0\n` +
+        `input [ { name: "X" data_type: TYPE_FP32 dims: [ 4 ] } ]\noutput [ { name: "Y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n`,
+    );
+    server = await serve([repo], { backendConfig: { onnxruntime: { 'default-max-batch-size': '16' } } });
+  });
+
+  after(() => server.stop());
+
+  const reason = async (name: string) => {
+    const idx = (await http(server.url, 'POST', '/v2/repository/index')).body as Array<{
+      name: string;
+      state: string;
+      reason?: string;
+    }>;
+    const e = idx.find((x) => x.name === name)!;
+    return `${e.state}: ${e.reason ?? ''}`;
+  };
+
+  test('a CPU accelerator missing from the ORT build fails the load, naming it', async () => {
+    assert.match(
+      await reason('openvino'),
+      /^UNAVAILABLE: Unavailable: model 'openvino': execution accelerator 'openvino' is not available in this onnxruntime-node build .*available: cpu/,
+    );
+  });
+
+  test('an unknown accelerator name is refused', async () => {
+    assert.match(
+      await reason('unknown_accel'),
+      /unknown gpu_execution_accelerator 'warp_drive' \(expected one of tensorrt, cuda, migraphx, rocm\)/,
+    );
+  });
+
+  test('a KIND_GPU instance without a CUDA provider fails with what is missing', async () => {
+    assert.match(
+      await reason('gpu_kind'),
+      /execution accelerator 'cuda' is not available.*libonnxruntime_providers_cuda\.so is not in/,
+    );
+  });
+
+  test('a bad session parameter names the model and the value', async () => {
+    assert.match(
+      await reason('bad_threads'),
+      /model 'bad_threads': intra_op_thread_count must be a non-negative integer, got 'many'/,
+    );
+  });
+
+  test('the failures leave the other models serving', async () => {
+    for (const m of ['plain', 'tuned']) {
+      const r = await http(server.url, 'POST', `/v2/models/${m}/infer`, { inputs: addSubJsonInputs(5) });
+      assert.equal(r.status, 200, m);
+      assert.deepEqual(
+        r.body.outputs[1].data,
+        Array.from({ length: 16 }, (_, i) => i - 5),
+      );
+    }
+  });
+
+  test('session parameters and instance groups are accepted and shown in the config', async () => {
+    const c = (await http(server.url, 'GET', '/v2/models/tuned/config')).body;
+    assert.deepEqual(
+      c.instance_group.map((g: { name: string; kind: string; count: number }) => [g.name, g.kind, g.count]),
+      [['tuned_0', 'KIND_CPU', 3]],
+    );
+    assert.equal(c.optimization.graph.level, -1);
+    const plain = (await http(server.url, 'GET', '/v2/models/plain/config')).body;
+    assert.deepEqual(
+      plain.instance_group.map((g: { name: string; kind: string; count: number }) => [
+        g.name,
+        g.kind,
+        g.count,
+      ]),
+      [['plain', 'KIND_CPU', 2]],
+      "no instance_group: one group named after the model with ONNX Runtime's CPU default of 2",
+    );
+    assert.deepEqual(plain.version_policy, { latest: { num_versions: 1 } });
+  });
+
+  test('--backend-config=onnxruntime,default-max-batch-size=16 drives auto-complete', async () => {
+    const c = (await http(server.url, 'GET', '/v2/models/autobatch/config')).body;
+    assert.equal(c.max_batch_size, 16);
+  });
+
+  test('reshape: the client sees config dims, the model its own', async () => {
+    const r = await http(server.url, 'POST', '/v2/models/reshaped/infer', {
+      inputs: [{ name: 'X', datatype: 'FP32', shape: [2, 2, 2], data: [1, 2, 3, 4, 5, 6, 7, 8] }],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(r.body.outputs[0].shape, [2, 2, 2]);
+    assert.deepEqual(r.body.outputs[0].data, [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  test('a model without batching takes shapes without a batch dim', async () => {
+    const meta = (await http(server.url, 'GET', '/v2/models/nobatch')).body;
+    assert.deepEqual(meta.inputs[0].shape, [4]);
+    const r = await http(server.url, 'POST', '/v2/models/nobatch/infer', {
+      inputs: [{ name: 'X', datatype: 'FP32', shape: [4], data: [1, 2, 3, 4] }],
+    });
+    assert.deepEqual([r.status, r.body.outputs[0].shape, r.body.outputs[0].data], [200, [4], [1, 2, 3, 4]]);
+    const bad = await http(server.url, 'POST', '/v2/models/nobatch/infer', {
+      inputs: [{ name: 'X', datatype: 'FP32', shape: [1, 4], data: [1, 2, 3, 4] }],
+    });
+    assert.equal(bad.status, 400);
+    assert.match(
+      bad.body.error,
+      /unexpected shape for input 'X' for model 'nobatch'\. Expected \[4\], got \[1,4\]\.$/,
+    );
+  });
+});
