@@ -5,8 +5,10 @@
  *   npm run build && node dist/bench/http-latency.js [--requests N]
  *
  * The server runs as a child process (`nereid --model-repository …`), the client sends requests one
- * at a time over a keep-alive connection; JSON and binary bodies are measured separately. Prints
- * p50/p99 in microseconds and the ratio server ÷ in-process.
+ * at a time over a keep-alive connection; JSON and binary bodies are measured separately. For scale,
+ * the same client also measures a bare `node:http` server that answers a fixed response without
+ * reading the body — the floor any Node HTTP server starts from. Prints p50/p99 in microseconds and
+ * the ratio to the in-process run.
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -53,13 +55,14 @@ function post(
   port: number,
   body: Buffer,
   headers: Record<string, string | number>,
+  path: string,
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
         host: '127.0.0.1',
         port,
-        path: '/v2/models/simple/infer',
+        path,
         method: 'POST',
         agent,
         headers: { 'Content-Length': body.length, ...headers },
@@ -76,16 +79,44 @@ function post(
   });
 }
 
+/** Starts `bench/bare-http-server.js` as a child process and waits until it answers. */
+async function bareServer(): Promise<{ port: number; close: () => void }> {
+  const port = 19000 + Math.floor(Math.random() * 1000);
+  const child = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  await waitReady(`http://127.0.0.1:${port}/`);
+  return { port, close: () => child.kill('SIGTERM') };
+}
+
+/** Polls `url` until it answers 200 (10 s at most). */
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    if (i > 200) throw new Error(`${url} did not become ready`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function overHttp(
   port: number,
   body: Buffer,
   headers: Record<string, string | number>,
+  path = '/v2/models/simple/infer',
 ): Promise<number[]> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const out: number[] = [];
   for (let i = 0; i < N + WARMUP; i++) {
     const t0 = process.hrtime.bigint();
-    await post(agent, port, body, headers);
+    await post(agent, port, body, headers, path);
     if (i >= WARMUP) out.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
   agent.destroy();
@@ -107,15 +138,7 @@ async function main(): Promise<void> {
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
   try {
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status === 200) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 200) throw new Error('server did not become ready');
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitReady(`http://127.0.0.1:${port}/v2/health/ready`);
     const range = Array.from({ length: 16 }, (_, i) => i);
     const json = Buffer.from(
       JSON.stringify({
@@ -143,6 +166,13 @@ async function main(): Promise<void> {
     const base = summary(await inProcess(path.join(repo, 'simple', '1', 'model.onnx')));
     const j = summary(await overHttp(port, json, { 'Content-Type': 'application/json' }));
     const b = summary(await overHttp(port, binary, { 'Inference-Header-Content-Length': header.length }));
+    let floor: { p50: number; p99: number };
+    const bare = await bareServer();
+    try {
+      floor = summary(await overHttp(bare.port, json, { 'Content-Type': 'application/json' }, '/'));
+    } finally {
+      bare.close();
+    }
 
     const row = (name: string, s: { p50: number; p99: number }) =>
       `| ${name.padEnd(34)} | ${s.p50.toFixed(1).padStart(8)} | ${s.p99.toFixed(1).padStart(8)} | ${(s.p50 / base.p50).toFixed(1).padStart(9)} | ${(s.p99 / base.p99).toFixed(1).padStart(9)} |`;
@@ -154,6 +184,7 @@ async function main(): Promise<void> {
     console.log(row('in-process session.run()', base));
     console.log(row('nereid HTTP, JSON', j));
     console.log(row('nereid HTTP, binary tensor data', b));
+    console.log(row('bare node:http, fixed reply (floor)', floor));
   } finally {
     server.kill('SIGTERM');
     fs.rmSync(repo, { recursive: true, force: true });
