@@ -16,6 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DATATYPES, datatypeToConfigType } from '../core/datatypes.js';
 import { buildOnnxModel, OnnxDataType, tritonToOnnxType } from './onnx-builder.js';
 
 /** Description of one example model (for docs and tests). */
@@ -24,26 +25,8 @@ export interface ExampleModel {
   description: string;
 }
 
-/** Datatypes with an identity model (lower-case in the model name, e.g. `identity_fp16`). */
-export const IDENTITY_DATATYPES = [
-  'BOOL',
-  'UINT8',
-  'UINT16',
-  'UINT32',
-  'UINT64',
-  'INT8',
-  'INT16',
-  'INT32',
-  'INT64',
-  'FP16',
-  'FP32',
-  'FP64',
-  'BYTES',
-] as const;
-
-function configType(dt: string): string {
-  return dt === 'BYTES' ? 'TYPE_STRING' : `TYPE_${dt}`;
-}
+/** Datatypes with an identity model (lower-case in the model name, e.g. `identity_fp16`): all but BF16. */
+export const IDENTITY_DATATYPES = DATATYPES.filter((dt) => dt !== 'BF16');
 
 function write(dir: string, name: string, config: string, model: Uint8Array | string): void {
   const modelDir = path.join(dir, name);
@@ -63,7 +46,8 @@ function addSubConfig(name: string, type: string): string {
   );
 }
 
-function simple(): Uint8Array {
+/** The ONNX graph of `simple`: INT32 [batch,16] INPUT0, INPUT1 → OUTPUT0 = sum, OUTPUT1 = difference. */
+export function simpleAddSubModel(): Uint8Array {
   const t = OnnxDataType.INT32;
   const io = (name: string) => ({ name, elemType: t, shape: ['batch', 16] });
   return buildOnnxModel({
@@ -134,14 +118,14 @@ export const EXAMPLE_MODELS: ExampleModel[] = [
  */
 export async function buildExampleRepository(dir: string): Promise<string[]> {
   fs.mkdirSync(dir, { recursive: true });
-  write(dir, 'simple', addSubConfig('simple', 'TYPE_INT32'), simple());
+  write(dir, 'simple', addSubConfig('simple', 'TYPE_INT32'), simpleAddSubModel());
   write(dir, 'simple_string', addSubConfig('simple_string', 'TYPE_STRING'), simpleString());
   for (const dt of IDENTITY_DATATYPES) {
     const name = `identity_${dt.toLowerCase()}`;
     const config =
       `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: 8\n` +
-      `input [\n  {\n    name: "INPUT0"\n    data_type: ${configType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
-      `output [\n  {\n    name: "OUTPUT0"\n    data_type: ${configType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
+      `input [\n  {\n    name: "INPUT0"\n    data_type: ${datatypeToConfigType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
+      `output [\n  {\n    name: "OUTPUT0"\n    data_type: ${datatypeToConfigType(dt)}\n    dims: [ -1 ]\n  }\n]\n` +
       `instance_group [\n  {\n    kind: KIND_CPU\n    count: 1\n  }\n]\n`;
     write(dir, name, config, identity(dt));
   }

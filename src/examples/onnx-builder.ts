@@ -17,6 +17,7 @@
  */
 import os from 'node:os';
 import onnxProto from 'onnx-proto';
+import type { Datatype } from '../core/datatypes.js';
 
 const { onnx } = onnxProto;
 
@@ -29,25 +30,8 @@ export const OnnxDataType = onnx.TensorProto.DataType;
 /** A numeric ONNX `TensorProto.DataType` value (see {@link OnnxDataType}). */
 export type OnnxDataType = onnxProto.onnx.TensorProto.DataType;
 
-/**
- * Triton / KServe v2 wire datatype names this module knows. Structurally identical to the server's
- * `Datatype` union, kept local so that the example builder has no dependency on the rest of the tree.
- */
-export type TritonDatatype =
-  | 'BOOL'
-  | 'UINT8'
-  | 'UINT16'
-  | 'UINT32'
-  | 'UINT64'
-  | 'INT8'
-  | 'INT16'
-  | 'INT32'
-  | 'INT64'
-  | 'FP16'
-  | 'FP32'
-  | 'FP64'
-  | 'BYTES'
-  | 'BF16';
+/** Triton / KServe v2 wire datatype names (the server's `Datatype`). */
+export type TritonDatatype = Datatype;
 
 /**
  * Triton datatype → ONNX element type. `BYTES` maps to ONNX `STRING` (onnxruntime string tensors);

@@ -1,21 +1,8 @@
 /** Small ONNX models written into test repositories. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { simpleAddSubModel } from '../../src/examples/build.js';
 import { buildOnnxModel, OnnxDataType } from '../../src/examples/onnx-builder.js';
-
-/** INT32 [batch,16] INPUT0/INPUT1 → OUTPUT0 = sum, OUTPUT1 = difference (Triton's `simple`). */
-export function addSubOnnx(): Uint8Array {
-  const t = OnnxDataType.INT32;
-  const io = (name: string) => ({ name, elemType: t, shape: ['batch', 16] });
-  return buildOnnxModel({
-    inputs: [io('INPUT0'), io('INPUT1')],
-    outputs: [io('OUTPUT0'), io('OUTPUT1')],
-    nodes: [
-      { opType: 'Add', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT0'] },
-      { opType: 'Sub', inputs: ['INPUT0', 'INPUT1'], outputs: ['OUTPUT1'] },
-    ],
-  });
-}
 
 /** The config.pbtxt of `simple` under another name. */
 export function addSubConfig(name: string, extra = ''): string {
@@ -46,7 +33,7 @@ export function writeAddSub(
   const dir = path.join(repo, name);
   fs.mkdirSync(dir, { recursive: true });
   if (config !== null) fs.writeFileSync(path.join(dir, 'config.pbtxt'), config);
-  const model = addSubOnnx();
+  const model = simpleAddSubModel();
   for (const v of versions) {
     fs.mkdirSync(path.join(dir, String(v)), { recursive: true });
     fs.writeFileSync(path.join(dir, String(v), 'model.onnx'), model);

@@ -78,36 +78,31 @@ export function executionProviders(config: ModelConfig, placement: InstancePlace
         `${how}; available: ${available.join(', ')}`,
     );
   };
-  if (placement.kind === 'KIND_GPU') {
-    for (const a of accel?.gpu_execution_accelerator ?? []) {
-      if (!KNOWN_GPU.includes(a.name)) {
+  const known = (list: Array<{ name: string }>, names: string[], field: string) => {
+    for (const a of list) {
+      if (!names.includes(a.name)) {
         throw new TritonError(
           'INVALID_ARG',
-          `model '${config.name}': unknown gpu_execution_accelerator '${a.name}' (expected one of ${KNOWN_GPU.join(', ')})`,
+          `model '${config.name}': unknown ${field} '${a.name}' (expected one of ${names.join(', ')})`,
         );
       }
+    }
+  };
+  const gpuAccels = accel?.gpu_execution_accelerator ?? [];
+  const cpuAccels = accel?.cpu_execution_accelerator ?? [];
+  known(gpuAccels, KNOWN_GPU, 'gpu_execution_accelerator');
+  known(cpuAccels, KNOWN_CPU, 'cpu_execution_accelerator');
+  if (placement.kind === 'KIND_GPU') {
+    for (const a of gpuAccels) {
       need(a.name);
       providers.push({ name: a.name, deviceId: placement.deviceId, ...a.parameters });
     }
     need('cuda');
-    if (!providers.some((p) => (p as { name: string }).name === 'cuda'))
+    if (!providers.some((p) => (p as { name: string }).name === 'cuda')) {
       providers.push({ name: 'cuda', deviceId: placement.deviceId });
-  } else {
-    for (const a of accel?.gpu_execution_accelerator ?? []) {
-      if (!KNOWN_GPU.includes(a.name)) {
-        throw new TritonError(
-          'INVALID_ARG',
-          `model '${config.name}': unknown gpu_execution_accelerator '${a.name}' (expected one of ${KNOWN_GPU.join(', ')})`,
-        );
-      }
     }
-    for (const a of accel?.cpu_execution_accelerator ?? []) {
-      if (!KNOWN_CPU.includes(a.name)) {
-        throw new TritonError(
-          'INVALID_ARG',
-          `model '${config.name}': unknown cpu_execution_accelerator '${a.name}' (expected one of ${KNOWN_CPU.join(', ')})`,
-        );
-      }
+  } else {
+    for (const a of cpuAccels) {
       need(a.name);
       providers.push({ name: a.name, ...a.parameters });
     }
