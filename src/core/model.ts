@@ -1,7 +1,9 @@
 /**
  * A loaded model version: its final config, model instances, scheduler and statistics.
  * Loading follows Triton's order (core `src/backend_model.cc`): auto-complete → normalize → instances,
- * with the backend's config/model validation once the instances exist.
+ * with the backend's config/model validation once the instances exist, then warmup; only then is the
+ * version ready. The scheduler is the dynamic batcher when `dynamic_batching` is set on a batching
+ * model, else the default scheduler.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +14,8 @@ import { classify } from './classification.js';
 import { asTritonError, TritonError } from './errors.js';
 import type { ExecuteResult, InferenceRequest, InferenceResponse } from './request.js';
 import { DefaultScheduler } from './scheduler/default-scheduler.js';
+import { DynamicBatcher, validateDynamicBatching } from './scheduler/dynamic-batcher.js';
+import { runWarmup } from './warmup.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import { ModelStats } from './stats.js';
 import type { Tensor } from './tensor.js';
@@ -78,7 +82,10 @@ export class ModelVersion {
     modelDir: string,
   ) {
     this.index = indexTensors(config);
-    this.scheduler = new DefaultScheduler(scheduled, this.stats);
+    this.scheduler =
+      config.dynamic_batching && config.max_batch_size > 0
+        ? new DynamicBatcher(config, scheduled, this.stats)
+        : new DefaultScheduler(scheduled, this.stats);
     for (const o of config.output) {
       if (o.label_filename) {
         const text = fs.readFileSync(path.join(modelDir, o.label_filename), 'utf8');
@@ -108,6 +115,7 @@ export class ModelVersion {
     if (config.output.length === 0)
       throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
     normalizeConfig(config, backend);
+    validateDynamicBatching(config);
     const placements = instancePlacements(config);
     const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));
     const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -115,6 +123,7 @@ export class ModelVersion {
     try {
       if (failed) throw asTritonError(failed.reason);
       await backend.validate?.(config, ctx, instances);
+      await runWarmup(config, instances, ctx.modelDir);
     } catch (e) {
       await Promise.all(instances.map((i) => i.unload()));
       throw e;

@@ -52,9 +52,17 @@ export function addSubJsonInputs(b = 1): unknown[] {
  * A deliberately slow model: FP32 [batch, n] → `layers` × (MatMul n×n, Tanh) → OUTPUT0 [batch, n],
  * n = 512 by default. With batch 256, one run costs 2·256·n²·layers FLOP (3.2 GFLOP by default,
  * 34 GFLOP with n = 1024 and 64 layers): long enough to observe what the server does while an
- * instance is busy.
+ * instance is busy. `extraConfig` is appended to config.pbtxt (e.g. a `dynamic_batching` block).
  */
-export function writeSlowModel(repo: string, name = 'slow', instances = 1, n = 512, layers = 24): void {
+export function writeSlowModel(
+  repo: string,
+  name = 'slow',
+  instances = 1,
+  n = 512,
+  layers = 24,
+  extraConfig = '',
+  maxBatch = 256,
+): void {
   const dir = path.join(repo, name);
   fs.mkdirSync(path.join(dir, '1'), { recursive: true });
   const w = new Float32Array(n * n);
@@ -79,11 +87,12 @@ export function writeSlowModel(repo: string, name = 'slow', instances = 1, n = 5
   );
   fs.writeFileSync(
     path.join(dir, 'config.pbtxt'),
-    `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: 256\n` +
+    `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: ${maxBatch}\n` +
       `input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [ ${n} ] }]\n` +
       `output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [ ${n} ] }]\n` +
       `instance_group [{ kind: KIND_CPU count: ${instances} }]\n` +
-      `parameters { key: "intra_op_thread_count" value: { string_value: "1" } }\n`,
+      `parameters { key: "intra_op_thread_count" value: { string_value: "1" } }\n` +
+      extraConfig,
   );
 }
 

@@ -16,6 +16,8 @@ export interface QueuedRequest {
   enqueuedAt: number;
   /** Called exactly once with the request's outputs or error, and the ms it spent queued. */
   done(result: ExecuteResult, queueMs: number): void;
+  /** Set by the scheduler while the request waits: releases its abort listener and timers. */
+  detach?: () => void;
 }
 
 /** Dispatches queued requests to model instances. */
