@@ -42,8 +42,11 @@ export interface InferenceRequest {
    * instance may take (transfer) them instead of copying. Frontends set it for bodies they allocated.
    */
   ownsBuffers?: boolean;
-  /** Aborted when the client goes away; queued work for it is then dropped. */
-  signal?: AbortSignal;
+  /**
+   * Aborted when the client goes away (HTTP disconnect, gRPC cancel); a queued request is then
+   * dropped and answered CANCELLED. An `AbortSignal` or the lighter {@link Cancellation}.
+   */
+  signal?: CancelSignal;
 }
 
 /** The response to an InferenceRequest. */
@@ -71,4 +74,44 @@ export interface ExecuteTimings {
   computeInferNs: number;
   /** Preparing outputs (scatter, conversions). */
   computeOutputNs: number;
+}
+
+/** The part of `AbortSignal` the schedulers use; `AbortSignal` satisfies it. */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
+ * A one-shot cancellation signal, cheaper than AbortController/AbortSignal (no EventTarget): one
+ * listener at a time, which is all a scheduler registers. Frontends create one per request.
+ */
+export class Cancellation implements CancelSignal {
+  private listener: (() => void) | undefined;
+  private state = false;
+
+  /** True once `cancel()` was called. */
+  get aborted(): boolean {
+    return this.state;
+  }
+
+  /** Sets the listener called (once) on cancel; replaces any earlier one. */
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.listener = listener;
+  }
+
+  /** Removes the listener if it is `listener`. */
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.listener === listener) this.listener = undefined;
+  }
+
+  /** Cancels: marks the signal aborted and calls the listener, once. */
+  cancel(): void {
+    if (this.state) return;
+    this.state = true;
+    const l = this.listener;
+    this.listener = undefined;
+    l?.();
+  }
 }

@@ -28,7 +28,8 @@ export function warmupRequest(config: ModelConfig, sample: ModelWarmup, modelDir
     const what = `warmup sample '${sample.name}' of model '${m}', input '${name}'`;
     const datatype = configTypeToDatatype(input.data_type);
     if (!datatype) throw new TritonError('INVALID_ARG', `${what}: invalid data_type ${input.data_type}`);
-    if (input.dims.some((d) => d < 0)) throw new TritonError('INVALID_ARG', `${what}: dims must be fixed, got [${input.dims.join(',')}]`);
+    if (input.dims.some((d) => d < 0))
+      throw new TritonError('INVALID_ARG', `${what}: dims must be fixed, got [${input.dims.join(',')}]`);
     const shape = config.max_batch_size > 0 ? [batch, ...input.dims] : input.dims.slice();
     const count = shapeElementCount(shape);
     let data: Uint8Array;
@@ -45,10 +46,14 @@ export function warmupRequest(config: ModelConfig, sample: ModelWarmup, modelDir
       } else {
         const per = shapeElementCount(input.dims) * elementByteSize(datatype);
         if (bytes.length !== per && bytes.length !== per * batch) {
-          throw new TritonError('INVALID_ARG', `${what}: '${file}' has ${bytes.length} bytes, expected ${per} per batch element`);
+          throw new TritonError(
+            'INVALID_ARG',
+            `${what}: '${file}' has ${bytes.length} bytes, expected ${per} per batch element`,
+          );
         }
         // One sample's bytes are repeated for each batch element.
-        data = bytes.length === per * batch ? bytes : Buffer.concat(Array.from({ length: batch }, () => bytes));
+        data =
+          bytes.length === per * batch ? bytes : Buffer.concat(Array.from({ length: batch }, () => bytes));
       }
     } else if (input.zero_data || input.random_data) {
       if (datatype === 'BYTES') {
@@ -77,7 +82,11 @@ export function warmupRequest(config: ModelConfig, sample: ModelWarmup, modelDir
  * Runs every warmup sample `count` times (at least once) on every instance.
  * @throws TritonError naming the sample and the instance's error when a run fails.
  */
-export async function runWarmup(config: ModelConfig, instances: ModelInstance[], modelDir: string): Promise<void> {
+export async function runWarmup(
+  config: ModelConfig,
+  instances: ModelInstance[],
+  modelDir: string,
+): Promise<void> {
   for (const sample of config.model_warmup) {
     const times = Math.max(1, sample.count);
     await Promise.all(

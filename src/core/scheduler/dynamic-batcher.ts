@@ -50,7 +50,9 @@ const DEFAULT_POLICY: ModelQueuePolicy = {
 function uintParameter(name: string, v: ParameterValue | undefined, model: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw invalidArg(`request parameter '${name}' for model '${model}' must be a non-negative integer, got ${JSON.stringify(v)}`);
+    throw invalidArg(
+      `request parameter '${name}' for model '${model}' must be a non-negative integer, got ${JSON.stringify(v)}`,
+    );
   }
   return v;
 }
@@ -66,7 +68,9 @@ export function validateDynamicBatching(config: ModelConfig): void {
   const m = config.name;
   for (const p of db.preferred_batch_size) {
     if (p < 1 || p > config.max_batch_size) {
-      throw invalidArg(`model '${m}': preferred_batch_size ${p} must be in [1, max_batch_size ${config.max_batch_size}]`);
+      throw invalidArg(
+        `model '${m}': preferred_batch_size ${p} must be in [1, max_batch_size ${config.max_batch_size}]`,
+      );
     }
   }
   if (db.priority_levels > 0) {
@@ -79,7 +83,9 @@ export function validateDynamicBatching(config: ModelConfig): void {
   for (const key of Object.keys(db.priority_queue_policy)) {
     const level = Number(key);
     if (!Number.isInteger(level) || level < 1 || level > db.priority_levels) {
-      throw invalidArg(`model '${m}': priority_queue_policy for level ${key}, but priority_levels is ${db.priority_levels}`);
+      throw invalidArg(
+        `model '${m}': priority_queue_policy for level ${key}, but priority_levels is ${db.priority_levels}`,
+      );
     }
   }
 }
@@ -108,11 +114,15 @@ export class DynamicBatcher extends InstancePool {
     stats: ModelStats,
   ) {
     super(instances, stats);
+    this.coalesce = true;
     this.settings = config.dynamic_batching!;
     const levels = Math.max(1, this.settings.priority_levels);
     this.policies = Array.from(
       { length: levels },
-      (_, i) => this.settings.priority_queue_policy[String(i + 1)] ?? this.settings.default_queue_policy ?? DEFAULT_POLICY,
+      (_, i) =>
+        this.settings.priority_queue_policy[String(i + 1)] ??
+        this.settings.default_queue_policy ??
+        DEFAULT_POLICY,
     );
     this.queues = Array.from({ length: levels + 1 }, () => new Fifo<QueuedRequest>());
     const preferred = this.settings.preferred_batch_size;
@@ -133,7 +143,10 @@ export class DynamicBatcher extends InstancePool {
       const p = uintParameter('priority', req.parameters.priority, this.config.name);
       timeoutUs = uintParameter('timeout', req.parameters.timeout, this.config.name);
       const levels = this.settings.priority_levels;
-      level = levels > 0 && p !== undefined && p >= 1 && p <= levels ? p : Math.max(1, this.settings.default_priority_level);
+      level =
+        levels > 0 && p !== undefined && p >= 1 && p <= levels
+          ? p
+          : Math.max(1, this.settings.default_priority_level);
     } catch (e) {
       return e as TritonError;
     }
@@ -143,7 +156,12 @@ export class DynamicBatcher extends InstancePool {
       return new TritonError('UNAVAILABLE', 'Exceeds maximum queue size');
     }
     let timeout = policy.default_timeout_microseconds;
-    if (policy.allow_timeout_override && timeoutUs !== undefined && timeoutUs > 0 && (timeout === 0 || timeoutUs < timeout)) {
+    if (
+      policy.allow_timeout_override &&
+      timeoutUs !== undefined &&
+      timeoutUs > 0 &&
+      (timeout === 0 || timeoutUs < timeout)
+    ) {
       timeout = timeoutUs;
     }
     const w: Waiting = { queue, shapeKey: this.shapeKey(q) };

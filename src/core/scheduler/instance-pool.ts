@@ -73,8 +73,29 @@ export abstract class InstancePool implements Scheduler {
     this.checkIdle();
   }
 
-  /** Hands batches to free instances until none is free, nothing waits, or the batcher waits. */
+  /**
+   * When true, dispatching waits for the end of the current event-loop turn (setImmediate), so
+   * every request that arrived in the same turn can join one batch. Schedulers that batch set it.
+   */
+  protected coalesce = false;
+  private dispatchQueued = false;
+
+  /** Dispatches now, or once at the end of this event-loop turn when `coalesce` is set. */
   protected dispatch(): void {
+    if (!this.coalesce) {
+      this.dispatchNow();
+      return;
+    }
+    if (this.dispatchQueued) return;
+    this.dispatchQueued = true;
+    setImmediate(() => {
+      this.dispatchQueued = false;
+      this.dispatchNow();
+    });
+  }
+
+  /** Hands batches to free instances until none is free, nothing waits, or the batcher waits. */
+  private dispatchNow(): void {
     while (this.free.length > 0 && this.pending() > 0) {
       const now = performance.now();
       const decision = this.nextBatch(now);
@@ -110,7 +131,13 @@ export abstract class InstancePool implements Scheduler {
     try {
       const { results, timings } = await instance.execute(batch.map((q) => q.request));
       const size = batch.reduce((n, q) => n + q.batchSize, 0);
-      this.stats.recordExecution(size, batch.length, timings.computeInputNs, timings.computeInferNs, timings.computeOutputNs);
+      this.stats.recordExecution(
+        size,
+        batch.length,
+        timings.computeInputNs,
+        timings.computeInferNs,
+        timings.computeOutputNs,
+      );
       batch.forEach((q, i) => this.deliver(q, results[i], start - q.enqueuedAt));
     } catch (e) {
       const err = asTritonError(e);

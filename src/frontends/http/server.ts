@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { modelConfigToJson } from '../../config/index.js';
 import { asTritonError, TritonError } from '../../core/errors.js';
+import { Cancellation } from '../../core/request.js';
 import type { InferenceServer } from '../../core/server.js';
 import { readBody } from './body.js';
 import { encodeInferResponse, parseInferRequest } from './infer.js';
@@ -257,12 +258,12 @@ export class HttpFrontend {
       }
     }
     const parsed = parseInferRequest(body, headerLength, model, version, () => config);
-    const controller = new AbortController();
+    const cancellation = new Cancellation();
     const onClose = () => {
-      if (!res.writableEnded) controller.abort();
+      if (!res.writableEnded) cancellation.cancel();
     };
     res.once('close', onClose);
-    parsed.request.signal = controller.signal;
+    parsed.request.signal = cancellation;
     const response = await this.core.infer(parsed.request);
     res.off('close', onClose);
     if (res.destroyed) return;
