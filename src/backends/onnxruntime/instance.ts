@@ -6,7 +6,17 @@ import type { ModelInstance } from '../../core/backend.js';
 import { TritonError } from '../../core/errors.js';
 import type { ExecuteResult, ExecuteTimings, InferenceRequest } from '../../core/request.js';
 import type { Tensor } from '../../core/tensor.js';
-import type { FromWorker, GraphTensor, ToWorker, WireRequest, WireTensor, WorkerInit } from './protocol.js';
+import {
+  decodeTensors,
+  encodeNames,
+  encodeTensors,
+  type FromWorker,
+  type GraphTensor,
+  type ToWorker,
+  type WireRequest,
+  type WireTensor,
+  type WorkerInit,
+} from './protocol.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -79,6 +89,8 @@ export class OrtInstance implements ModelInstance {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private closed = false;
+  private readonly inputIndex: Map<string, number>;
+  private readonly outputIndex: Map<string, number>;
 
   private constructor(
     readonly name: string,
@@ -86,7 +98,10 @@ export class OrtInstance implements ModelInstance {
     /** The graph's inputs and outputs as ORT reports them. */
     readonly graph: { inputs: GraphTensor[]; outputs: GraphTensor[] },
     private readonly outputNames: (r: InferenceRequest) => string[],
+    private readonly init: WorkerInit,
   ) {
+    this.inputIndex = new Map(init.inputs.map((t, i) => [t.name, i]));
+    this.outputIndex = new Map(init.outputs.map((t, i) => [t.name, i]));
     worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     worker.on('error', (e) => this.failAll(`model instance ${name} failed: ${e.message}`));
     worker.on('exit', (code) => {
@@ -118,7 +133,7 @@ export class OrtInstance implements ModelInstance {
       await worker.terminate();
       throw e;
     });
-    return new OrtInstance(name, worker, graph, outputNames);
+    return new OrtInstance(name, worker, graph, outputNames, init);
   }
 
   execute(requests: InferenceRequest[]): Promise<{ results: ExecuteResult[]; timings: ExecuteTimings }> {
@@ -126,9 +141,23 @@ export class OrtInstance implements ModelInstance {
       return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
     const id = this.nextId++;
     const { wire, buffers } = packRequests(requests, this.outputNames);
+    let meta: Float64Array;
+    let wanted: Float64Array;
+    try {
+      meta = encodeTensors(
+        wire.map((r) => r.inputs),
+        this.inputIndex,
+      );
+      wanted = encodeNames(
+        wire.map((r) => r.outputs),
+        this.outputIndex,
+      );
+    } catch (e) {
+      return Promise.reject(new TritonError('INVALID_ARG', (e as Error).message));
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const msg: ToWorker = { type: 'run', id, requests: wire, buffers };
+      const msg: ToWorker = { type: 'run', id, meta, wanted, buffers };
       this.worker.postMessage(msg, buffers);
     });
   }
@@ -138,17 +167,16 @@ export class OrtInstance implements ModelInstance {
     const p = this.pending.get(msg.id);
     if (!p) return;
     this.pending.delete(msg.id);
-    const results: ExecuteResult[] = msg.results.map((r) => {
-      if ('error' in r) return new TritonError(r.error.code, r.error.message);
-      return {
-        outputs: r.outputs.map((t): Tensor => ({
-          name: t.name,
-          datatype: t.datatype,
-          shape: t.shape,
-          data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
-        })),
-      };
-    });
+    const lists = decodeTensors(msg.meta, this.init.outputs);
+    const results: ExecuteResult[] = lists.map((list) => ({
+      outputs: list.map((t): Tensor => ({
+        name: t.name,
+        datatype: t.datatype,
+        shape: t.shape,
+        data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
+      })),
+    }));
+    for (const e of msg.errors ?? []) results[e.index] = new TritonError(e.code, e.message);
     p.resolve({ results, timings: msg.timings });
   }
 

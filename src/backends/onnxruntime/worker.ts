@@ -10,14 +10,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
 import { deserializeBytesTensor } from '../../core/tensor.js';
-import type {
-  FromWorker,
-  GraphTensor,
-  TensorSpec,
-  ToWorker,
-  WireRequest,
-  WireTensor,
-  WorkerInit,
+import {
+  decodeNames,
+  decodeTensors,
+  encodeTensors,
+  type FromWorker,
+  type GraphTensor,
+  type TensorSpec,
+  type ToWorker,
+  type WireRequest,
+  type WireTensor,
+  type WorkerInit,
 } from './protocol.js';
 import { fromOrtType, toOrtType } from './types.js';
 
@@ -218,6 +221,7 @@ async function main(): Promise<void> {
     return;
   }
   const inSpecs = new Map(init.inputs.map((i) => [i.name, i]));
+  const outIndex = new Map(init.outputs.map((o, i) => [o.name, i]));
   port.postMessage({
     type: 'ready',
     inputs: graphTensors(session.inputMetadata),
@@ -230,8 +234,11 @@ async function main(): Promise<void> {
       port.close();
       return;
     }
-    const { id, requests, buffers } = msg;
+    const { id, buffers } = msg;
     const t0 = performance.now();
+    const inputLists = decodeTensors(msg.meta, init.inputs);
+    const outputLists = decodeNames(msg.wanted, init.outputs);
+    const requests: WireRequest[] = inputLists.map((inputs, i) => ({ inputs, outputs: outputLists[i] }));
     try {
       const feeds: Record<string, ort.Tensor> = {};
       const names = new Set<string>();
@@ -246,7 +253,7 @@ async function main(): Promise<void> {
       const reply: FromWorker = {
         type: 'result',
         id,
-        results: split.tensors.map((outputs) => ({ outputs })),
+        meta: encodeTensors(split.tensors, outIndex),
         buffers: split.buffers,
         timings: {
           computeInputNs: Math.round((t1 - t0) * 1e6),
@@ -257,19 +264,17 @@ async function main(): Promise<void> {
       port.postMessage(reply, split.buffers);
     } catch (e) {
       const message = (e as Error).message;
-      const results = requests.map((_, i) =>
-        e instanceof RequestError && e.index !== i
+      const errors = requests.map((_, index) =>
+        e instanceof RequestError && e.index !== index
           ? {
-              error: {
-                code: 'UNAVAILABLE' as const,
-                message: `batch failed because of another request: ${message}`,
-              },
+              index,
+              code: 'UNAVAILABLE' as const,
+              message: `batch failed because of another request: ${message}`,
             }
           : {
-              error: {
-                code: e instanceof RequestError ? ('INVALID_ARG' as const) : ('INTERNAL' as const),
-                message,
-              },
+              index,
+              code: e instanceof RequestError ? ('INVALID_ARG' as const) : ('INTERNAL' as const),
+              message,
             },
       );
       const zero = {
@@ -277,7 +282,11 @@ async function main(): Promise<void> {
         computeInferNs: Math.round((performance.now() - t0) * 1e6),
         computeOutputNs: 0,
       };
-      port.postMessage({ type: 'result', id, results, buffers: [], timings: zero } satisfies FromWorker);
+      const meta = encodeTensors(
+        requests.map(() => []),
+        outIndex,
+      );
+      port.postMessage({ type: 'result', id, meta, errors, buffers: [], timings: zero } satisfies FromWorker);
     }
   });
 }
