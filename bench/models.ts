@@ -72,6 +72,35 @@ export function ensureFinalNet(): string {
   return dir;
 }
 
+/**
+ * A Triton model folder for `resnet50_onnx` (the shared config.pbtxt and `1/model.onnx`), generated
+ * on first use (~30 s; needs python3-torchvision too) into `.cache/models/resnet50_onnx`.
+ * @throws Error when the generator cannot run.
+ */
+export function ensureResNet50(): string {
+  const dir = path.join(projectRoot(), '.cache', 'models', 'resnet50_onnx');
+  const model = path.join(dir, '1', 'model.onnx');
+  if (!fs.existsSync(model)) {
+    const problem = generatorProblem();
+    if (problem) throw new Error(`cannot generate ResNet50: ${problem}`);
+    fs.mkdirSync(path.join(dir, '1'), { recursive: true });
+    const tmp = `${model}.tmp`;
+    execFileSync(
+      modelPython(),
+      [path.join(sharedDir(), 'models', 'resnet50', 'make_resnet50.py'), '--out', tmp],
+      {
+        stdio: 'inherit',
+      },
+    );
+    fs.renameSync(tmp, model);
+  }
+  fs.copyFileSync(
+    path.join(sharedDir(), 'models', 'resnet50', 'config.pbtxt'),
+    path.join(dir, 'config.pbtxt'),
+  );
+  return dir;
+}
+
 /** Links (symlinks) a model folder into `repo` under `name`. */
 export function linkModel(repo: string, name: string, modelDir: string): void {
   fs.mkdirSync(repo, { recursive: true });
