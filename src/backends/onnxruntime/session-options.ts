@@ -115,8 +115,10 @@ export function executionProviders(config: ModelConfig, placement: InstancePlace
  * Session options for one instance.
  *
  * Thread counts: the model's `intra_op_thread_count` / `inter_op_thread_count` parameters, else the
- * backend config's, else Nereid's default of ⌊cores ÷ instances⌋ (at least 1) so the instances of
- * a model do not oversubscribe the machine. When instances × threads exceed the cores anyway,
+ * backend config's (with `enable-global-threadpool=1`, Triton's single shared pool of that size is
+ * emulated by giving each of the model's instances ⌊size ÷ instances⌋ threads, since onnxruntime-node
+ * cannot share a pool), else Nereid's default of ⌊cores ÷ instances⌋ (at least 1) so the instances
+ * of a model do not oversubscribe the machine. When instances × threads exceed the cores anyway,
  * ORT's spinning is turned off (`session.intra_op.allow_spinning = 0`).
  * Graph level (`optimization.graph.level`): -1 → basic, 1 → extended, otherwise all.
  */
@@ -127,10 +129,18 @@ export function sessionOptions(
 ): Record<string, unknown> {
   const m = config.name;
   const cores = os.availableParallelism();
+  const instances = Math.max(1, placement.total);
+  const globalPool =
+    boolSetting('enable-global-threadpool', backendConfig['enable-global-threadpool'], m) ?? false;
+  const backendIntra = intSetting('intra_op_thread_count', backendConfig['intra_op_thread_count'], m);
   const intra =
     intSetting('intra_op_thread_count', modelParameter(config, 'intra_op_thread_count'), m) ??
-    intSetting('intra_op_thread_count', backendConfig['intra_op_thread_count'], m) ??
-    Math.max(1, Math.floor(cores / Math.max(1, placement.total)));
+    // onnxruntime-node has no global thread pool: with enable-global-threadpool=1 the pool's size is
+    // shared out among the model's instances instead, so the total matches Triton's one pool.
+    (backendIntra !== undefined && globalPool
+      ? Math.max(1, Math.floor(backendIntra / instances))
+      : backendIntra) ??
+    Math.max(1, Math.floor(cores / instances));
   const inter =
     intSetting('inter_op_thread_count', modelParameter(config, 'inter_op_thread_count'), m) ??
     intSetting('inter_op_thread_count', backendConfig['inter_op_thread_count'], m);
