@@ -1,0 +1,312 @@
+/**
+ * Throughput benchmark of the scheduling issue, in one run on one machine:
+ *
+ *   (a) the in-process ceiling of onnxruntime-node for FinalNet at batch 8192 (best of worker
+ *       sessions × intra-op threads, same data, no server);
+ *   (b) Nereid serving FinalNet_onnx (its shared config.pbtxt: dynamic batching, 2 CPU instances)
+ *       at `-b 8192 --concurrency-range 1:8`, measured with `nereid perf` over HTTP and gRPC;
+ *   (c) FinalNet with batch-1 requests at concurrency 64, with and without dynamic batching;
+ *   (d) `simple` requests/s against a bare node:http server answering a fixed response, with the
+ *       same load tool and concurrency (and `simple` with dynamic batching for reference).
+ *
+ *   npm run build && node dist/bench/throughput.js [--quick] [--out bench/out]
+ *
+ * Needs Debian's python3-torch/python3-onnx for the model generator (first run only). Prints a
+ * table with the ratios; writes perf_analyzer CSVs, SVG plots and results.json under --out.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildExampleRepository } from '../src/examples/build.js';
+import { runPerf, type PerfReport } from '../src/perf/index.js';
+import { measureCeiling, type Feed } from './ceiling.js';
+import { ensureFinalNet, projectRoot } from './models.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const outDir = path.resolve(
+  args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(projectRoot(), 'bench', 'out'),
+);
+const intervalMs = quick ? 2000 : 4000;
+
+function log(line: string): void {
+  process.stderr.write(`[bench] ${line}\n`);
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+function startNereid(repo: string, httpPort: number, grpcPort: number): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      `--model-repository=${repo}`,
+      `--http-port=${httpPort}`,
+      `--grpc-port=${grpcPort}`,
+      '--log-info=false',
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+}
+
+/** FinalNet feeds of `batch` rows with valid ids for every field. */
+function finalNetFeeds(vocab: number[], batch: number): Record<string, Feed> {
+  const feeds: Record<string, Feed> = {};
+  vocab.forEach((v, i) => {
+    const a = BigInt64Array.from({ length: batch }, (_, k) => BigInt((k * 7919 + i) % v));
+    feeds[`input_${i}`] = { type: 'int64', dims: [batch, 1], data: a.buffer };
+  });
+  return feeds;
+}
+
+function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
+  let b = { throughput: 0, level: 0, p99Us: 0 };
+  for (const l of report.levels) {
+    if (l.throughput > b.throughput)
+      b = { throughput: l.throughput, level: l.concurrency ?? 0, p99Us: l.percentilesUs['99'] };
+  }
+  return b;
+}
+
+async function perf(name: string, options: Parameters<typeof runPerf>[0]): Promise<PerfReport> {
+  log(
+    `${name}: nereid perf -m ${options.model} -b ${options.batchSize ?? 1} -i ${options.protocol ?? 'http'} ...`,
+  );
+  return runPerf({
+    measurementIntervalMs: intervalMs,
+    maxTrials: quick ? 6 : 10,
+    stabilityPercentage: quick ? 25 : 15,
+    // perf_analyzer's --async: throughput must be stable; a noisy latency alone does not fail a level.
+    async: true,
+    // Requests sent before each load level is measured (JIT, ORT arenas, batch sizes warm up).
+    warmupRequestCount: options.batchSize && options.batchSize > 1 ? 4 : 3000,
+    csvFile: path.join(outDir, `${name}.csv`),
+    plotFile: path.join(outDir, `${name}.svg`),
+    ...options,
+  });
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(outDir, { recursive: true });
+  const finalnet = ensureFinalNet();
+  const modelPath = path.join(finalnet, '1', 'model.onnx');
+  const vocab: number[] = JSON.parse(
+    fs.readFileSync(path.join(finalnet, '1', 'reference.json'), 'utf8'),
+  ).vocab_sizes;
+  const cores = os.availableParallelism();
+  // perf_analyzer input data (one entry per batch-1 element): the 8 reference rows, whose ids are
+  // valid for every field (random integers are not: some vocabularies have 5 rows).
+  const reference = JSON.parse(fs.readFileSync(path.join(finalnet, '1', 'reference.json'), 'utf8')) as {
+    inputs: Record<string, number[]>;
+  };
+  const inputDataFile = path.join(outDir, 'finalnet_input_data.json');
+  fs.writeFileSync(
+    inputDataFile,
+    JSON.stringify({
+      data: reference.inputs.input_0.map((_, row) =>
+        Object.fromEntries(
+          Object.entries(reference.inputs).map(([name, v]) => [name, { content: [v[row]], shape: [1] }]),
+        ),
+      ),
+    }),
+  );
+
+  // (a) In-process ceiling.
+  const configs = [
+    [cores, 1],
+    [1, cores],
+  ];
+  const ceilings = [];
+  for (const [w, t] of configs) {
+    log(`ceiling: ${w} worker(s) × ${t} intra-op thread(s), FinalNet b=8192`);
+    ceilings.push(await measureCeiling(modelPath, finalNetFeeds(vocab, 8192), 8192, w, t, quick ? 4 : 8));
+  }
+  const ceiling = ceilings.reduce((a, b) => (b.inferencesPerSecond > a.inferencesPerSecond ? b : a));
+
+  // The repository: FinalNet as shipped, FinalNet without dynamic batching, simple with and without.
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'nereid-throughput-'));
+  fs.symlinkSync(finalnet, path.join(repo, 'FinalNet_onnx'), 'dir');
+  const nb = path.join(repo, 'FinalNet_nobatch');
+  fs.mkdirSync(nb);
+  fs.symlinkSync(path.join(finalnet, '1'), path.join(nb, '1'), 'dir');
+  fs.writeFileSync(
+    path.join(nb, 'config.pbtxt'),
+    fs
+      .readFileSync(path.join(finalnet, 'config.pbtxt'), 'utf8')
+      .replace('name: "FinalNet_onnx"', 'name: "FinalNet_nobatch"')
+      .replace(/dynamic_batching \{[^}]*\}/, ''),
+  );
+  const examples = fs.mkdtempSync(path.join(os.tmpdir(), 'nereid-examples-'));
+  await buildExampleRepository(examples);
+  fs.cpSync(path.join(examples, 'simple'), path.join(repo, 'simple'), { recursive: true });
+  fs.cpSync(path.join(examples, 'simple'), path.join(repo, 'simple_batched'), { recursive: true });
+  const sb = path.join(repo, 'simple_batched', 'config.pbtxt');
+  fs.writeFileSync(
+    sb,
+    fs.readFileSync(sb, 'utf8').replace('name: "simple"', 'name: "simple_batched"') +
+      'dynamic_batching { }\n',
+  );
+
+  const httpPort = 18500 + Math.floor(Math.random() * 400);
+  const grpcPort = httpPort + 1000;
+  const server = startNereid(repo, httpPort, grpcPort);
+  const barePort = httpPort + 2000;
+  const bare = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(barePort)],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const results: Record<string, unknown> = { machine: { cores, node: process.version }, ceilings };
+  try {
+    await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`);
+    await waitReady(`http://127.0.0.1:${barePort}/v2/models/simple`);
+    const http = `127.0.0.1:${httpPort}`;
+    const grpc = `127.0.0.1:${grpcPort}`;
+    const range = quick ? { start: 1, end: 4, step: 1 } : { start: 1, end: 8, step: 1 };
+
+    // (b) FinalNet b=8192 over HTTP and gRPC.
+    const fn = { inputData: [inputDataFile] };
+    // Big requests (~0.3 s each): windows of a request count rather than of a time, as perf_analyzer
+    // offers, so each window holds enough requests to be stable.
+    const big = {
+      measurementMode: 'count_windows' as const,
+      measurementRequestCount: quick ? 10 : 24,
+      stabilityPercentage: quick ? 20 : 10,
+      maxTrials: 10,
+    };
+    const fnHttp = await perf('finalnet_b8192_http', {
+      ...fn,
+      ...big,
+      model: 'FinalNet_onnx',
+      batchSize: 8192,
+      url: http,
+      concurrencyRange: range,
+    });
+    const fnGrpc = await perf('finalnet_b8192_grpc', {
+      ...fn,
+      ...big,
+      model: 'FinalNet_onnx',
+      batchSize: 8192,
+      url: grpc,
+      protocol: 'grpc',
+      statsUrl: `http://${http}`,
+      concurrencyRange: range,
+    });
+
+    // (c) batch-1 requests at concurrency 64, with and without dynamic batching.
+    const c64 = { start: 64, end: 64, step: 1 };
+    const b1Batched = await perf('finalnet_b1_c64_batched', {
+      ...fn,
+      model: 'FinalNet_onnx',
+      url: http,
+      concurrencyRange: c64,
+    });
+    const b1Plain = await perf('finalnet_b1_c64_nobatch', {
+      ...fn,
+      model: 'FinalNet_nobatch',
+      url: http,
+      concurrencyRange: c64,
+    });
+
+    // (d) simple against a bare node:http server, same tool, same concurrency.
+    const c32 = { start: 32, end: 32, step: 1 };
+    const bareReport = await perf('bare_node_http_c32', {
+      model: 'simple',
+      url: `127.0.0.1:${barePort}`,
+      concurrencyRange: c32,
+    });
+    const simple = await perf('simple_c32', { model: 'simple', url: http, concurrencyRange: c32 });
+    const simpleBatched = await perf('simple_batched_c32', {
+      model: 'simple_batched',
+      url: http,
+      concurrencyRange: c32,
+    });
+
+    const bHttp = best(fnHttp);
+    const bGrpc = best(fnGrpc);
+    const t = (r: PerfReport) => r.levels[0]?.throughput ?? 0;
+    const p99 = (r: PerfReport) => r.levels[0]?.percentilesUs['99'] ?? 0;
+    const rows: Array<[string, string, string, string]> = [
+      [
+        '(a) in-process ceiling, FinalNet b=8192',
+        `${ceiling.workers}×${ceiling.intraOpThreads}`,
+        ceiling.inferencesPerSecond.toFixed(0),
+        '1.00',
+      ],
+      [
+        '(b) Nereid HTTP, FinalNet b=8192',
+        `c=${bHttp.level}`,
+        bHttp.throughput.toFixed(0),
+        (bHttp.throughput / ceiling.inferencesPerSecond).toFixed(2),
+      ],
+      [
+        '(b) Nereid gRPC, FinalNet b=8192',
+        `c=${bGrpc.level}`,
+        bGrpc.throughput.toFixed(0),
+        (bGrpc.throughput / ceiling.inferencesPerSecond).toFixed(2),
+      ],
+      ['(c) FinalNet b=1 c=64, no dynamic batching', 'c=64', t(b1Plain).toFixed(0), '1.00'],
+      [
+        '(c) FinalNet b=1 c=64, dynamic batching',
+        'c=64',
+        t(b1Batched).toFixed(0),
+        (t(b1Batched) / t(b1Plain)).toFixed(2),
+      ],
+      ['(d) bare node:http, fixed reply', 'c=32', t(bareReport).toFixed(0), '1.00'],
+      [
+        '(d) Nereid HTTP, simple (default scheduler)',
+        'c=32',
+        t(simple).toFixed(0),
+        (t(simple) / t(bareReport)).toFixed(2),
+      ],
+      [
+        '(d) Nereid HTTP, simple + dynamic_batching',
+        'c=32',
+        t(simpleBatched).toFixed(0),
+        (t(simpleBatched) / t(bareReport)).toFixed(2),
+      ],
+    ];
+    console.log(
+      `\nNereid throughput, ${cores} cores, ${process.version}, measurement interval ${intervalMs} ms`,
+    );
+    console.log('| measurement | load | infer/s | ratio |');
+    console.log('|---|---|---:|---:|');
+    for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+    console.log(
+      `\np99 latency: FinalNet b=1 c=64 ${(p99(b1Batched) / 1000).toFixed(1)} ms batched vs ${(p99(b1Plain) / 1000).toFixed(1)} ms not; ` +
+        `simple c=32 ${p99(simple).toFixed(0)} µs (bare ${p99(bareReport).toFixed(0)} µs)`,
+    );
+    const stats = await (await fetch(`http://${http}/v2/models/FinalNet_onnx/stats`)).json();
+    const batches = (
+      stats.model_stats[0].batch_stats as Array<{ batch_size: number; compute_infer: { count: number } }>
+    )
+      .filter((b) => b.batch_size < 8192)
+      .map((b) => `${b.batch_size}×${b.compute_infer.count}`);
+    console.log(
+      `FinalNet_onnx batch sizes formed from batch-1 requests (size×executions): ${batches.join(' ')}`,
+    );
+    Object.assign(results, { rows, fnHttp: fnHttp.levels, fnGrpc: fnGrpc.levels, batches });
+    fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
+    log(`CSV files, SVG plots and results.json are in ${outDir}`);
+  } finally {
+    server.kill('SIGTERM');
+    bare.kill('SIGTERM');
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(examples, { recursive: true, force: true });
+  }
+}
+
+await main();
