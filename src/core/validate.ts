@@ -16,6 +16,8 @@ const BATCH_NOTE =
 /** Config tensors indexed by name, prepared once per model version. */
 export interface TensorIndex {
   inputs: Map<string, ModelInput>;
+  /** Wire datatype of each input. */
+  datatypes: Map<string, string | undefined>;
   outputs: Map<string, ModelOutput>;
   required: string[];
 }
@@ -24,6 +26,7 @@ export interface TensorIndex {
 export function indexTensors(config: ModelConfig): TensorIndex {
   return {
     inputs: new Map(config.input.map((i) => [i.name, i])),
+    datatypes: new Map(config.input.map((i) => [i.name, configTypeToDatatype(i.data_type)])),
     outputs: new Map(config.output.map((o) => [o.name, o])),
     required: config.input.filter((i) => !i.optional).map((i) => i.name),
   };
@@ -66,7 +69,7 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
   for (const t of req.inputs) {
     const cfg = index.inputs.get(t.name);
     if (!cfg) throw invalidArg(`unexpected inference input '${t.name}' for model '${model}'`);
-    const expectedType = configTypeToDatatype(cfg.data_type);
+    const expectedType = index.datatypes.get(t.name);
     if (t.datatype !== expectedType) {
       throw invalidArg(
         `${prefix(req)}inference input '${t.name}' data-type is '${t.datatype}', but model '${model}' expects '${expectedType}'`,

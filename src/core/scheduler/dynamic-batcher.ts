@@ -100,6 +100,7 @@ export class DynamicBatcher extends InstancePool {
   private readonly maxPreferred: number;
   private readonly delayMs: number;
   private readonly ragged: Set<string>;
+  private readonly fixedShapes: boolean;
   private readonly order = new Fifo<Ordered>();
   private readonly orderIndex = new Map<QueuedRequest, Ordered>();
   private count = 0;
@@ -129,6 +130,8 @@ export class DynamicBatcher extends InstancePool {
     this.maxPreferred = preferred.length > 0 ? Math.max(...preferred) : config.max_batch_size;
     this.delayMs = this.settings.max_queue_delay_microseconds / 1000;
     this.ragged = new Set(config.input.filter((i) => i.allow_ragged_batch).map((i) => i.name));
+    // Validated requests of a model whose dims are all fixed always have matching shapes.
+    this.fixedShapes = config.input.every((i) => !i.dims.includes(-1) && !i.reshape);
   }
 
   pending(): number {
@@ -185,6 +188,7 @@ export class DynamicBatcher extends InstancePool {
   }
 
   private shapeKey(q: QueuedRequest): string {
+    if (this.fixedShapes) return '';
     let key = '';
     for (const t of q.request.inputs) {
       key += this.ragged.has(t.name) ? `${t.name}:*;` : `${t.name}:${t.shape.slice(1).join(',')};`;

@@ -41,8 +41,8 @@ function parseParameters(
 ): Record<string, ParameterValue> {
   if (raw === undefined) return {};
   if (!isObject(raw)) throw invalidArg(`${where} of model '${model}': 'parameters' must be a JSON object`);
-  const out: Record<string, ParameterValue> = {};
-  for (const [k, v] of Object.entries(raw)) {
+  for (const k in raw) {
+    const v = raw[k];
     if (!allowReserved && k.startsWith('triton_')) {
       throw invalidArg(
         `parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.`,
@@ -51,9 +51,9 @@ function parseParameters(
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
       throw invalidArg(`parameter '${k}' has invalid type. It should be either 'int', 'bool', or 'string'.`);
     }
-    out[k] = v;
   }
-  return out;
+  // The parsed JSON object belongs to this request: use it as it is.
+  return raw as Record<string, ParameterValue>;
 }
 
 function parseShape(raw: unknown, what: string): number[] {
