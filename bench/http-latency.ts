@@ -134,6 +134,7 @@ async function main(): Promise<void> {
       `--model-repository=${repo}`,
       `--http-port=${port}`,
       '--log-info=false',
+      '--allow-grpc=false',
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );

@@ -24,7 +24,10 @@ async function freePort(): Promise<number> {
 }
 
 function run(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // gRPC is tested in grpc-cli.test.ts; here it stays off so parallel tests do not contend for 8001.
+  const child = spawn(process.execPath, [MAIN, ...args, '--allow-grpc=false'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -7,6 +7,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, type LogFormat } from '../core/logger.js';
 import { NEREID_VERSION } from '../core/server.js';
+import { perfCommand } from '../perf/cli.js';
 import { defaultServeSettings, startServer, type ServeSettings } from './serve.js';
 
 function parseBool(value: string | boolean): boolean {
@@ -49,7 +50,9 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
   const bool = (flags: string, help: string, def: boolean) =>
     new Option(`${flags} [bool]`, `${help} (default: ${def})`).argParser(parseBool);
   const program = new Command('nereid')
-    .description('Nereid: a Triton-compatible inference server (KServe v2 HTTP protocol) for ONNX models')
+    .description(
+      'Nereid: a Triton-compatible inference server (KServe v2 HTTP and gRPC protocols) for ONNX models',
+    )
     .version(NEREID_VERSION)
     .option(
       '--model-repository <path>',
@@ -98,6 +101,54 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
       parseInteger(1),
       d.httpMaxInputSize,
     )
+    .addOption(bool('--allow-grpc', 'serve gRPC (inference.GRPCInferenceService)', d.allowGrpc))
+    .option('--grpc-port <port>', 'gRPC port', parseInteger(0), d.grpcPort)
+    .option('--grpc-address <address>', 'gRPC listen address', d.grpcAddress)
+    .option(
+      '--grpc-keepalive-time <ms>',
+      'ms between keepalive pings on an idle gRPC connection',
+      parseInteger(1),
+      d.grpcKeepalive.timeMs,
+    )
+    .option(
+      '--grpc-keepalive-timeout <ms>',
+      'ms to wait for a keepalive ping answer before closing the connection',
+      parseInteger(1),
+      d.grpcKeepalive.timeoutMs,
+    )
+    .addOption(
+      bool(
+        '--grpc-keepalive-permit-without-calls',
+        'allow keepalive pings without calls in flight (accepted; @grpc/grpc-js does not enforce ping policies)',
+        d.grpcKeepalive.permitWithoutCalls,
+      ),
+    )
+    .option(
+      '--grpc-http2-max-pings-without-data <n>',
+      'pings allowed without data (accepted; not enforced by @grpc/grpc-js)',
+      parseInteger(0),
+      d.grpcKeepalive.http2MaxPingsWithoutData,
+    )
+    .option(
+      '--grpc-http2-min-recv-ping-interval-without-data <ms>',
+      'least ms between received pings without data (accepted; not enforced by @grpc/grpc-js)',
+      parseInteger(0),
+      d.grpcKeepalive.http2MinRecvPingIntervalWithoutDataMs,
+    )
+    .option(
+      '--grpc-http2-max-ping-strikes <n>',
+      'bad pings before closing the connection (accepted; not enforced by @grpc/grpc-js)',
+      parseInteger(0),
+      d.grpcKeepalive.http2MaxPingStrikes,
+    )
+    .addOption(
+      new Option(
+        '--grpc-infer-response-compression-level <level>',
+        'compression of gRPC inference responses (@grpc/grpc-js sends them uncompressed; other levels warn)',
+      )
+        .choices(['none', 'low', 'medium', 'high'])
+        .default(d.grpcInferResponseCompressionLevel),
+    )
     .option('--id <name>', 'server name reported by GET /v2 (official clients expect "triton")', d.serverName)
     .option('--server-name <name>', 'same as --id')
     .option('--log-verbose <level>', 'verbose log level, 0 = off', parseInteger(0), 0)
@@ -125,6 +176,18 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
         httpPort: o.httpPort,
         httpAddress: o.httpAddress,
         httpMaxInputSize: o.httpMaxInputSize,
+        allowGrpc: o.allowGrpc ?? d.allowGrpc,
+        grpcPort: o.grpcPort,
+        grpcAddress: o.grpcAddress,
+        grpcKeepalive: {
+          timeMs: o.grpcKeepaliveTime,
+          timeoutMs: o.grpcKeepaliveTimeout,
+          permitWithoutCalls: o.grpcKeepalivePermitWithoutCalls ?? d.grpcKeepalive.permitWithoutCalls,
+          http2MaxPingsWithoutData: o.grpcHttp2MaxPingsWithoutData,
+          http2MinRecvPingIntervalWithoutDataMs: o.grpcHttp2MinRecvPingIntervalWithoutData,
+          http2MaxPingStrikes: o.grpcHttp2MaxPingStrikes,
+        },
+        grpcInferResponseCompressionLevel: o.grpcInferResponseCompressionLevel,
         backendConfig,
         autoComplete: !(o.disableAutoCompleteConfig || o.strictModelConfig === true),
         strictReadiness: o.strictReadiness ?? d.strictReadiness,
@@ -143,6 +206,10 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
       };
       await run(settings);
     });
+  // `nereid perf …`: the load generator. Positional options keep the server's flags to `nereid`
+  // itself, so `perf`'s own flags (-m, -u, -p, …) never clash with them; without a subcommand the
+  // default action above starts the server as before.
+  program.enablePositionalOptions().addCommand(perfCommand());
   return program;
 }
 

@@ -5,6 +5,7 @@
 import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
 import { InferenceServer } from '../core/server.js';
+import { GrpcFrontend, type GrpcCompressionLevel } from '../frontends/grpc/server.js';
 import { HttpFrontend } from '../frontends/http/server.js';
 
 /** Everything `startServer` needs; the CLI fills it from `tritonserver`-style flags. */
@@ -19,6 +20,32 @@ export interface ServeSettings {
   httpAddress: string;
   /** `--http-max-input-size` in bytes (64 MiB). */
   httpMaxInputSize: number;
+  /** Serve gRPC (`--allow-grpc`, default true). */
+  allowGrpc: boolean;
+  /** `--grpc-port` (8001; 0 = any free port). */
+  grpcPort: number;
+  /** `--grpc-address` (0.0.0.0). */
+  grpcAddress: string;
+  /**
+   * gRPC keepalive and HTTP/2 ping settings, tritonserver's `--grpc-keepalive-*` and
+   * `--grpc-http2-*` flags (times in ms).
+   */
+  grpcKeepalive: {
+    /** `--grpc-keepalive-time` (7200000 ms). */
+    timeMs: number;
+    /** `--grpc-keepalive-timeout` (20000 ms). */
+    timeoutMs: number;
+    /** `--grpc-keepalive-permit-without-calls` (false). */
+    permitWithoutCalls: boolean;
+    /** `--grpc-http2-max-pings-without-data` (2). */
+    http2MaxPingsWithoutData: number;
+    /** `--grpc-http2-min-recv-ping-interval-without-data` (300000 ms). */
+    http2MinRecvPingIntervalWithoutDataMs: number;
+    /** `--grpc-http2-max-ping-strikes` (2). */
+    http2MaxPingStrikes: number;
+  };
+  /** `--grpc-infer-response-compression-level` (none). */
+  grpcInferResponseCompressionLevel: GrpcCompressionLevel;
   /** `--backend-config` settings by backend. */
   backendConfig: Record<string, Record<string, string>>;
   /** Auto-complete model configs (false with `--disable-auto-complete-config` / `--strict-model-config`). */
@@ -47,6 +74,18 @@ export function defaultServeSettings(): ServeSettings {
     httpPort: 8000,
     httpAddress: '0.0.0.0',
     httpMaxInputSize: 64 * 1024 * 1024,
+    allowGrpc: true,
+    grpcPort: 8001,
+    grpcAddress: '0.0.0.0',
+    grpcKeepalive: {
+      timeMs: 7_200_000,
+      timeoutMs: 20_000,
+      permitWithoutCalls: false,
+      http2MaxPingsWithoutData: 2,
+      http2MinRecvPingIntervalWithoutDataMs: 300_000,
+      http2MaxPingStrikes: 2,
+    },
+    grpcInferResponseCompressionLevel: 'none',
     backendConfig: {},
     autoComplete: true,
     strictReadiness: true,
@@ -64,6 +103,10 @@ export interface RunningServer {
   http?: HttpFrontend;
   /** Bound HTTP port (useful with port 0). */
   httpPort?: number;
+  /** The gRPC frontend (when `allowGrpc`). */
+  grpc?: GrpcFrontend;
+  /** Bound gRPC port (useful with port 0). */
+  grpcPort?: number;
   /** Names of models that failed to load. */
   failedModels: string[];
   /** Graceful stop: close listeners, drain in-flight requests (up to exit timeout), unload models. */
@@ -98,6 +141,33 @@ export async function startServer(
       `failed to load all models (${failedModels.join(', ')}); use --exit-on-error=false to serve the others`,
     );
   }
+  // gRPC first, then HTTP, as tritonserver starts them.
+  let grpcFrontend: GrpcFrontend | undefined;
+  let grpcPort: number | undefined;
+  if (settings.allowGrpc) {
+    const k = settings.grpcKeepalive;
+    grpcFrontend = new GrpcFrontend(core, {
+      port: settings.grpcPort,
+      address: settings.grpcAddress,
+      keepaliveTimeMs: k.timeMs,
+      keepaliveTimeoutMs: k.timeoutMs,
+      keepalivePermitWithoutCalls: k.permitWithoutCalls,
+      http2MaxPingsWithoutData: k.http2MaxPingsWithoutData,
+      http2MinRecvPingIntervalWithoutDataMs: k.http2MinRecvPingIntervalWithoutDataMs,
+      http2MaxPingStrikes: k.http2MaxPingStrikes,
+      inferResponseCompressionLevel: settings.grpcInferResponseCompressionLevel,
+    });
+    try {
+      grpcPort = await grpcFrontend.listen();
+    } catch (e) {
+      await grpcFrontend.close(0);
+      await core.shutdown(0);
+      throw new Error(
+        `failed to start GRPC service on ${settings.grpcAddress}:${settings.grpcPort}: ${(e as Error).message}`,
+      );
+    }
+    logger.info(`Started GRPCInferenceService at ${settings.grpcAddress}:${grpcPort}`);
+  }
   let http: HttpFrontend | undefined;
   let httpPort: number | undefined;
   if (settings.allowHttp) {
@@ -109,6 +179,7 @@ export async function startServer(
     try {
       httpPort = await http.listen();
     } catch (e) {
+      await grpcFrontend?.close(0);
       await core.shutdown(0);
       throw new Error(
         `failed to start HTTP service on ${settings.httpAddress}:${settings.httpPort}: ${(e as Error).message}`,
@@ -121,13 +192,17 @@ export async function startServer(
     core,
     http,
     httpPort,
+    grpc: grpcFrontend,
+    grpcPort,
     failedModels,
     stop() {
       stopping ??= (async () => {
         const closed = http?.close();
+        const grpcClosed = grpcFrontend?.close((settings.exitTimeoutSecs + 1) * 1000);
         const left = await core.shutdown(settings.exitTimeoutSecs * 1000);
         if (left > 0) logger.warn(`exit timeout expired with ${left} requests in flight`);
         await closed;
+        await grpcClosed;
       })();
       return stopping;
     },

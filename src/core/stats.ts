@@ -75,10 +75,10 @@ export class ModelStats {
   recordRequest(ok: boolean, totalNs: number, queueNs: number | undefined): void {
     const d = ok ? this.success : this.fail;
     d.count++;
-    d.ns += totalNs;
+    d.ns += Math.round(totalNs);
     if (ok && queueNs !== undefined) {
       this.queue.count++;
-      this.queue.ns += queueNs;
+      this.queue.ns += Math.round(queueNs);
     }
   }
 

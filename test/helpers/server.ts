@@ -20,9 +20,11 @@ export function tempDir(prefix = 'nereid-test-'): string {
   return dir;
 }
 
-/** A started in-process server plus its base URL. */
+/** A started in-process server plus its base URLs. */
 export interface TestServer extends RunningServer {
   url: string;
+  /** `grpc://127.0.0.1:<port>` of the gRPC frontend (on a free port unless overridden). */
+  grpcUrl: string;
 }
 
 /** Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is set. */
@@ -35,12 +37,18 @@ export async function serve(
     repositories,
     httpPort: 0,
     httpAddress: '127.0.0.1',
+    grpcPort: 0,
+    grpcAddress: '127.0.0.1',
     exitOnError: false,
     exitTimeoutSecs: 5,
     ...overrides,
   };
   const server = await startServer(settings, process.env.NEREID_TEST_LOG ? undefined : silentLogger());
-  return { ...server, url: `http://127.0.0.1:${server.httpPort}` };
+  return {
+    ...server,
+    url: `http://127.0.0.1:${server.httpPort}`,
+    grpcUrl: `grpc://127.0.0.1:${server.grpcPort}`,
+  };
 }
 
 /** A JSON response: status, parsed body (or undefined when empty) and headers. */

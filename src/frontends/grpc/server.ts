@@ -1,0 +1,403 @@
+/**
+ * The gRPC frontend: Triton's `inference.GRPCInferenceService` and `grpc.health.v1.Health` on
+ * `@grpc/grpc-js` (server `src/grpc/grpc_server.cc`, `infer_handler.cc`, `stream_infer_handler.cc`;
+ * protocol in docs/protocol/*.md and common `protobuf/grpc_service.proto`). It only translates
+ * between protobuf messages and calls on the protocol-free core.
+ *
+ *   ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelConfig,
+ *   ModelStatistics, RepositoryIndex                     answered from the core
+ *   ModelInfer                                             unary inference
+ *   ModelStreamInfer                                       bidirectional streaming inference
+ *   RepositoryModelLoad/Unload, {System,Cuda}SharedMemory{Status,Register,Unregister},
+ *   TraceSetting, LogSettings, Health/Watch                UNIMPLEMENTED with a message saying why
+ *   grpc.health.v1.Health/Check                            SERVING when the server is ready
+ *
+ * Errors carry Triton's gRPC status for the core's code (`src/grpc/grpc_utils.cc`): INTERNAL,
+ * NOT_FOUND, INVALID_ARGUMENT (unknown models included, with the same message as HTTP), UNAVAILABLE,
+ * UNIMPLEMENTED (UNSUPPORTED), ALREADY_EXISTS, CANCELLED, else UNKNOWN.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { modelConfigToJson } from '../../config/index.js';
+import { asTritonError, TritonError, type ErrorCode } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { InferenceServer } from '../../core/server.js';
+import {
+  decodeInferRequest,
+  encodeInferResponse,
+  parseInferRequest,
+  parseModelVersion,
+  type DecodedInfer,
+  type StreamState,
+} from './infer.js';
+import type { ModelStreamInferResponseMsg } from './messages.js';
+import {
+  HEALTH_SERVICE,
+  INFERENCE_SERVICE,
+  MAX_GRPC_MESSAGE_SIZE,
+  messageType,
+  serviceDefinition,
+} from './protos.js';
+
+/** `--grpc-infer-response-compression-level` values (Triton's). */
+export type GrpcCompressionLevel = 'none' | 'low' | 'medium' | 'high';
+
+/** gRPC frontend settings (the CLI's `--grpc-*` flags; defaults are tritonserver's). */
+export interface GrpcOptions {
+  /** `--grpc-port` (8001); 0 picks a free port. */
+  port: number;
+  /** `--grpc-address` (0.0.0.0). */
+  address?: string;
+  /** `--grpc-keepalive-time`: ms between keepalive pings on an idle connection (7200000). */
+  keepaliveTimeMs?: number;
+  /** `--grpc-keepalive-timeout`: ms to wait for a ping's answer before closing (20000). */
+  keepaliveTimeoutMs?: number;
+  /** `--grpc-keepalive-permit-without-calls` (false); passed to grpc-js, which does not enforce it. */
+  keepalivePermitWithoutCalls?: boolean;
+  /** `--grpc-http2-max-pings-without-data` (2); passed to grpc-js, which does not enforce it. */
+  http2MaxPingsWithoutData?: number;
+  /** `--grpc-http2-min-recv-ping-interval-without-data` in ms (300000); not enforced by grpc-js. */
+  http2MinRecvPingIntervalWithoutDataMs?: number;
+  /** `--grpc-http2-max-ping-strikes` (2); not enforced by grpc-js. */
+  http2MaxPingStrikes?: number;
+  /**
+   * `--grpc-infer-response-compression-level` (none). @grpc/grpc-js cannot compress server
+   * messages, so anything but `none` is accepted with a warning and responses go uncompressed (which
+   * every gRPC client accepts).
+   */
+  inferResponseCompressionLevel?: GrpcCompressionLevel;
+  /** Largest message received or sent, in bytes (2^31 - 1, as Triton). */
+  maxMessageSize?: number;
+}
+
+/** Triton's gRPC status for a core error code (`GrpcStatusUtil::Create`). */
+export function grpcStatus(code: ErrorCode): grpc.status {
+  switch (code) {
+    case 'INTERNAL':
+      return grpc.status.INTERNAL;
+    case 'NOT_FOUND':
+      return grpc.status.NOT_FOUND;
+    case 'INVALID_ARG':
+      return grpc.status.INVALID_ARGUMENT;
+    case 'UNAVAILABLE':
+      return grpc.status.UNAVAILABLE;
+    case 'UNSUPPORTED':
+      return grpc.status.UNIMPLEMENTED;
+    case 'ALREADY_EXISTS':
+      return grpc.status.ALREADY_EXISTS;
+    case 'CANCELLED':
+      return grpc.status.CANCELLED;
+    default:
+      return grpc.status.UNKNOWN;
+  }
+}
+
+function serviceError(e: unknown): Partial<grpc.StatusObject> {
+  const err = asTritonError(e);
+  return { code: grpcStatus(err.code), details: err.message };
+}
+
+/** Why each not-yet-built RPC answers UNIMPLEMENTED. */
+const UNIMPLEMENTED: Record<string, string> = {
+  RepositoryModelLoad:
+    'model load is not implemented by this server yet: models are loaded at start (model control mode "none"); the model_repository extension is not listed',
+  RepositoryModelUnload:
+    'model unload is not implemented by this server yet: models are loaded at start (model control mode "none"); the model_repository extension is not listed',
+  SystemSharedMemoryStatus:
+    'system shared memory is not implemented by this server yet (system_shared_memory is not listed in its extensions)',
+  SystemSharedMemoryRegister:
+    'system shared memory is not implemented by this server yet (system_shared_memory is not listed in its extensions)',
+  SystemSharedMemoryUnregister:
+    'system shared memory is not implemented by this server yet (system_shared_memory is not listed in its extensions)',
+  CudaSharedMemoryStatus:
+    'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
+  CudaSharedMemoryRegister:
+    'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
+  CudaSharedMemoryUnregister:
+    'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
+  TraceSetting: 'tracing is not implemented by this server yet (trace is not listed in its extensions)',
+  LogSettings:
+    'log settings over the API are not implemented by this server yet (logging is not listed in its extensions)',
+};
+
+/** Stream responses waiting to be written, at most this many before reading pauses. */
+const MAX_PENDING_STREAM_RESPONSES = 4096;
+
+type UnaryCall = grpc.ServerUnaryCall<unknown, unknown>;
+type Callback = grpc.sendUnaryData<unknown>;
+
+/** An open ModelStreamInfer call, as close() sees it. */
+interface OpenStream {
+  /** Ends the stream once its pending responses are written (new requests get an error meanwhile). */
+  drain(): void;
+}
+
+/** The gRPC frontend over one InferenceServer. */
+export class GrpcFrontend {
+  private readonly server: grpc.Server;
+  private readonly streams = new Set<OpenStream>();
+  private closing = false;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly core: InferenceServer,
+    private readonly options: GrpcOptions,
+  ) {
+    this.log = core.logger;
+    const max = options.maxMessageSize ?? MAX_GRPC_MESSAGE_SIZE;
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': max,
+      'grpc.max_send_message_length': max,
+      'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? 7_200_000,
+      'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 20_000,
+      'grpc.keepalive_permit_without_calls': options.keepalivePermitWithoutCalls ? 1 : 0,
+      'grpc.http2.max_pings_without_data': options.http2MaxPingsWithoutData ?? 2,
+      'grpc.http2.min_ping_interval_without_data_ms':
+        options.http2MinRecvPingIntervalWithoutDataMs ?? 300_000,
+      'grpc.http2.max_ping_strikes': options.http2MaxPingStrikes ?? 2,
+      // channelz (gRPC's introspection service) is not served; skip its per-call bookkeeping.
+      'grpc.enable_channelz': 0,
+    };
+    const level = options.inferResponseCompressionLevel ?? 'none';
+    if (level !== 'none') {
+      this.log.warn(
+        `--grpc-infer-response-compression-level=${level}: @grpc/grpc-js cannot compress server messages; inference responses are sent uncompressed`,
+      );
+    }
+    this.server = new grpc.Server(channelOptions);
+    const infer = (b: Buffer) => decodeInferRequest(b);
+    this.server.addService(
+      serviceDefinition(INFERENCE_SERVICE, {
+        requestDeserialize: { ModelInfer: infer, ModelStreamInfer: infer },
+      }),
+      this.inferenceHandlers(),
+    );
+    this.server.addService(serviceDefinition(HEALTH_SERVICE), {
+      Check: this.unary(() => ({ status: this.core.isReady() ? 1 : 2 })),
+      Watch: (call: grpc.ServerWritableStream<unknown, unknown>) =>
+        call.emit('error', {
+          code: grpc.status.UNIMPLEMENTED,
+          details: 'grpc.health.v1.Health/Watch is not implemented by this server: use Check',
+        }),
+    });
+  }
+
+  /** Starts listening; resolves with the bound port. @throws Error when the address cannot be bound. */
+  listen(): Promise<number> {
+    const address = this.options.address ?? '0.0.0.0';
+    const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(
+        `${host}:${this.options.port}`,
+        grpc.ServerCredentials.createInsecure(),
+        (err, port) => (err ? reject(err) : resolve(port)),
+      );
+    });
+  }
+
+  /**
+   * Stops accepting calls: open streams end once their pending responses are written (requests
+   * arriving meanwhile get Triton's "shutting down" error), in-flight unary calls finish, then the
+   * listener closes. After `timeoutMs` whatever is left is cut off.
+   */
+  close(timeoutMs = 30_000): Promise<void> {
+    this.closing = true;
+    for (const s of [...this.streams]) s.drain();
+    return new Promise((resolve) => {
+      // grpc-js does not call tryShutdown's callback for sessions that forceShutdown destroys.
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Wraps a synchronous or async handler of a unary RPC; thrown errors become gRPC statuses. */
+  private unary<Req>(fn: (req: Req, call: UnaryCall) => unknown): grpc.handleUnaryCall<unknown, unknown> {
+    return (call: UnaryCall, callback: Callback) => {
+      let result: unknown;
+      try {
+        result = fn(call.request as Req, call);
+      } catch (e) {
+        callback(serviceError(e));
+        return;
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (r) => callback(null, r),
+          (e) => callback(serviceError(e)),
+        );
+      } else {
+        callback(null, result);
+      }
+    };
+  }
+
+  private inferenceHandlers(): grpc.UntypedServiceImplementation {
+    type NameVersion = { name: string; version: string };
+    const core = this.core;
+    const handlers: grpc.UntypedServiceImplementation = {
+      ServerLive: this.unary(() => ({ live: core.isLive() })),
+      ServerReady: this.unary(() => ({ ready: core.isReady() })),
+      ModelReady: this.unary((r: NameVersion) => ({
+        ready: core.isModelReady(r.name, parseModelVersion(r.version)),
+      })),
+      ServerMetadata: this.unary(() => core.metadata()),
+      ModelMetadata: this.unary((r: NameVersion) => core.modelMetadata(r.name, parseModelVersion(r.version))),
+      ModelConfig: this.unary((r: NameVersion) => {
+        const config = core.modelConfig(r.name, parseModelVersion(r.version));
+        return { config: messageType('ModelConfig').fromObject(modelConfigToJson(config)) };
+      }),
+      ModelStatistics: this.unary((r: NameVersion) => ({
+        model_stats: core.statistics(r.name, parseModelVersion(r.version)),
+      })),
+      RepositoryIndex: this.unary((r: { ready: boolean }) => ({
+        models: core.repositoryIndex(r.ready).map((m) => ({
+          name: m.name,
+          version: m.version ?? '',
+          state: m.state ?? '',
+          reason: m.reason ?? '',
+        })),
+      })),
+      ModelInfer: this.unary((decoded: DecodedInfer, call) => this.infer(decoded, call)),
+      ModelStreamInfer: (call: grpc.ServerDuplexStream<DecodedInfer, ModelStreamInferResponseMsg>) =>
+        this.streamInfer(call),
+    };
+    for (const [method, why] of Object.entries(UNIMPLEMENTED)) {
+      handlers[method] = this.unary(() => {
+        throw new TritonError('UNSUPPORTED', why);
+      });
+    }
+    return handlers;
+  }
+
+  /** ModelInfer: unknown models are reported before anything about the tensors (as Triton does). */
+  private async infer(decoded: DecodedInfer, call: UnaryCall): Promise<unknown> {
+    const msg = decoded.message;
+    const version = parseModelVersion(msg.model_version);
+    this.core.getModel(msg.model_name, version);
+    const request = parseInferRequest(decoded, version);
+    const controller = new AbortController();
+    const onCancel = () => controller.abort();
+    call.once('cancelled', onCancel);
+    request.signal = controller.signal;
+    try {
+      return encodeInferResponse(await this.core.infer(request));
+    } finally {
+      call.off('cancelled', onCancel);
+    }
+  }
+
+  /**
+   * One request of a stream → its stream response: the inference response with
+   * `triton_final_response: true`, or `error_message` with the request's id (Triton's
+   * ModelStreamInferHandler for non-decoupled models). Never rejects.
+   */
+  private async streamOne(
+    decoded: DecodedInfer,
+    inflight: Set<AbortController>,
+  ): Promise<ModelStreamInferResponseMsg> {
+    const msg = decoded.message;
+    const controller = new AbortController();
+    inflight.add(controller);
+    try {
+      if (this.closing) {
+        throw new TritonError(
+          'UNAVAILABLE',
+          'GRPC server is shutting down and has stopped accepting new requests.',
+        );
+      }
+      const version = parseModelVersion(msg.model_version);
+      this.core.getModel(msg.model_name, version);
+      const state: StreamState = { enableEmptyFinalResponse: false };
+      const request = parseInferRequest(decoded, version, state);
+      request.signal = controller.signal;
+      const response = await this.core.infer(request);
+      return {
+        error_message: '',
+        infer_response: encodeInferResponse(response, { triton_final_response: { bool_param: true } }),
+      };
+    } catch (e) {
+      const err = asTritonError(e);
+      this.log.verbose(1, () => `[request id: ${msg.id || '<id_unknown>'}] Infer failed: ${err.message}`);
+      return {
+        error_message: err.message,
+        infer_response: {
+          model_name: '',
+          model_version: '',
+          id: msg.id ?? '',
+          outputs: [],
+          raw_output_contents: [],
+        },
+      };
+    } finally {
+      inflight.delete(controller);
+    }
+  }
+
+  /**
+   * ModelStreamInfer: every request is served as soon as it arrives (several in flight at once);
+   * responses are written in request order, as Triton does for non-decoupled models. A bad request
+   * gets an `error_message` response and the stream stays open. The stream ends (status OK) after
+   * the client half-closes and every response is written; a client cancel aborts what is in flight.
+   */
+  private streamInfer(call: grpc.ServerDuplexStream<DecodedInfer, ModelStreamInferResponseMsg>): void {
+    const pending: Array<{ response?: ModelStreamInferResponseMsg }> = [];
+    const inflight = new Set<AbortController>();
+    let readDone = false;
+    let draining = false;
+    let finished = false;
+    let paused = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      this.streams.delete(open);
+      if (!call.cancelled) call.end();
+    };
+    const flush = () => {
+      while (pending.length > 0 && pending[0].response) {
+        const { response } = pending.shift()!;
+        if (!finished && !call.cancelled) call.write(response!);
+      }
+      if (paused && pending.length < MAX_PENDING_STREAM_RESPONSES / 2) {
+        paused = false;
+        call.resume();
+      }
+      if ((readDone || draining) && pending.length === 0) finish();
+    };
+    const open: OpenStream = {
+      drain: () => {
+        draining = true;
+        flush();
+      },
+    };
+    this.streams.add(open);
+    if (this.closing) open.drain();
+    call.on('data', (decoded: DecodedInfer) => {
+      if (finished) return;
+      const slot: { response?: ModelStreamInferResponseMsg } = {};
+      pending.push(slot);
+      if (!paused && pending.length >= MAX_PENDING_STREAM_RESPONSES) {
+        paused = true;
+        call.pause();
+      }
+      void this.streamOne(decoded, inflight).then((response) => {
+        slot.response = response;
+        flush();
+      });
+    });
+    call.on('end', () => {
+      readDone = true;
+      flush();
+    });
+    call.on('cancelled', () => {
+      for (const c of inflight) c.abort();
+      pending.length = 0;
+      finish();
+    });
+  }
+}
