@@ -27,8 +27,11 @@ type Pending = {
 
 /**
  * Packs the inputs of a batch for transfer. A request that owns its buffers hands them over as they
- * are (no copy); any other request's inputs are copied once into a fresh buffer, because transferring
- * a shared buffer would take it from its other users and cloning a view would copy all of its buffer.
+ * are (no copy; the worker gathers them). The inputs of all other requests are copied once into one
+ * fresh buffer, laid out input by input — every request's `INPUT0`, then every request's `INPUT1`,
+ * each run 8-byte aligned — which is the batch tensor itself: the worker uses each run as it is,
+ * so batch-1 requests cost one copy in all. (Transferring a shared buffer would take it from its
+ * other users, and structured-cloning a view would copy all of its buffer.)
  */
 export function packRequests(
   requests: InferenceRequest[],
@@ -36,49 +39,58 @@ export function packRequests(
 ): { wire: WireRequest[]; buffers: ArrayBuffer[] } {
   const buffers: ArrayBuffer[] = [];
   const index = new Map<ArrayBuffer, number>();
-  const wire = requests.map((r) => {
-    let inputs: WireTensor[];
-    const owned = r.ownsBuffers && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer));
-    if (owned) {
-      inputs = r.inputs.map((t) => {
+  const owned = requests.map(
+    (r) => r.ownsBuffers === true && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer)),
+  );
+  // Runs of the copied requests: input name → total bytes, in first-seen order.
+  const runs = new Map<string, number>();
+  requests.forEach((r, i) => {
+    if (owned[i]) return;
+    for (const t of r.inputs) runs.set(t.name, (runs.get(t.name) ?? 0) + t.data.byteLength);
+  });
+  let packed: Uint8Array | undefined;
+  let packedIndex = -1;
+  const cursor = new Map<string, number>();
+  if (runs.size > 0) {
+    let total = 0;
+    for (const [name, bytes] of runs) {
+      cursor.set(name, total);
+      total += (bytes + 7) & ~7;
+    }
+    const ab = new ArrayBuffer(total);
+    packed = new Uint8Array(ab);
+    packedIndex = buffers.push(ab) - 1;
+  }
+  const wire = requests.map((r, i) => {
+    const inputs = r.inputs.map((t): WireTensor => {
+      if (owned[i]) {
         const ab = t.data.buffer as ArrayBuffer;
-        let i = index.get(ab);
-        if (i === undefined) {
-          i = buffers.push(ab) - 1;
-          index.set(ab, i);
+        let b = index.get(ab);
+        if (b === undefined) {
+          b = buffers.push(ab) - 1;
+          index.set(ab, b);
         }
         return {
           name: t.name,
           datatype: t.datatype,
           shape: t.shape,
-          buffer: i,
+          buffer: b,
           byteOffset: t.data.byteOffset,
           byteLength: t.data.byteLength,
         };
-      });
-    } else {
-      // Align each tensor to 8 bytes so the worker can view it without another copy.
-      const offsets: number[] = [];
-      let total = 0;
-      for (const t of r.inputs) {
-        offsets.push(total);
-        total += (t.data.byteLength + 7) & ~7;
       }
-      const ab = new ArrayBuffer(total);
-      const u8 = new Uint8Array(ab);
-      const i = buffers.push(ab) - 1;
-      inputs = r.inputs.map((t, k) => {
-        u8.set(t.data, offsets[k]);
-        return {
-          name: t.name,
-          datatype: t.datatype,
-          shape: t.shape,
-          buffer: i,
-          byteOffset: offsets[k],
-          byteLength: t.data.byteLength,
-        };
-      });
-    }
+      const at = cursor.get(t.name)!;
+      packed!.set(t.data, at);
+      cursor.set(t.name, at + t.data.byteLength);
+      return {
+        name: t.name,
+        datatype: t.datatype,
+        shape: t.shape,
+        buffer: packedIndex,
+        byteOffset: at,
+        byteLength: t.data.byteLength,
+      };
+    });
     return { inputs, outputs: outputNames(r) };
   });
   return { wire, buffers };

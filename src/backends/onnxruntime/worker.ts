@@ -99,8 +99,20 @@ function gatherInput(
   }
 
   let bytes: Uint8Array;
-  if (parts.length === 1) {
-    bytes = bytesOf(first, buffers);
+  const contiguous = parts.every(
+    (p, i) =>
+      i === 0 ||
+      (p.buffer === parts[i - 1].buffer &&
+        p.byteOffset === parts[i - 1].byteOffset + parts[i - 1].byteLength),
+  );
+  if (contiguous) {
+    // One run of bytes already (a single request, or requests packed input by input): no gather.
+    const last = parts[parts.length - 1];
+    bytes = new Uint8Array(
+      buffers[first.buffer],
+      first.byteOffset,
+      last.byteOffset + last.byteLength - first.byteOffset,
+    );
   } else {
     const total = parts.reduce((n, p) => n + p.byteLength, 0);
     bytes = new Uint8Array(total);
