@@ -52,9 +52,11 @@ http
       });
       return;
     }
-    if (url === '/v2') return json(res, JSON.stringify({ name: 'triton', version: 'mock', extensions: ['statistics'] }));
+    if (url === '/v2')
+      return json(res, JSON.stringify({ name: 'triton', version: 'mock', extensions: ['statistics'] }));
     if (url === '/v2/models/simple') return json(res, metadata);
-    if (url === '/v2/models/simple/config') return json(res, JSON.stringify({ name: 'simple', max_batch_size: 8 }));
+    if (url === '/v2/models/simple/config')
+      return json(res, JSON.stringify({ name: 'simple', max_batch_size: 8 }));
     if (url === '/v2/models/simple/stats') {
       const d = { count, ns: 0 };
       const z = { count: 0, ns: 0 };
@@ -67,7 +69,14 @@ http
               version: '1',
               inference_count: count,
               execution_count: count,
-              inference_stats: { success: d, fail: z, queue: d, compute_input: d, compute_infer: d, compute_output: d },
+              inference_stats: {
+                success: d,
+                fail: z,
+                queue: d,
+                compute_input: d,
+                compute_infer: d,
+                compute_output: d,
+              },
             },
           ],
         }),

@@ -48,10 +48,11 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
-function tickLabel(v: number): string {
+/** A tick label; a whole axis uses the same unit (k or M) as its largest tick needs. */
+function tickLabel(v: number, axisMax: number): string {
   if (v === 0) return '0';
-  if (Math.abs(v) >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
-  if (Math.abs(v) >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
+  if (axisMax >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (axisMax >= 1e4) return `${Number((v / 1e3).toPrecision(3))}k`;
   return String(Number(v.toPrecision(4)));
 }
 
@@ -104,10 +105,12 @@ export function renderPlot(p: PlotInput): string {
   out.push('</g>');
   out.push('<g fill="#333333">');
   for (const t of yTicks) {
-    out.push(`<text x="${M.left - 8}" y="${f(py(t) + 4)}" text-anchor="end">${tickLabel(t)}</text>`);
+    out.push(`<text x="${M.left - 8}" y="${f(py(t) + 4)}" text-anchor="end">${tickLabel(t, yMax)}</text>`);
   }
   for (const t of xTicks) {
-    out.push(`<text x="${f(px(t))}" y="${M.top + ph + 18}" text-anchor="middle">${tickLabel(t)}</text>`);
+    out.push(
+      `<text x="${f(px(t))}" y="${M.top + ph + 18}" text-anchor="middle">${tickLabel(t, xMax)}</text>`,
+    );
   }
   out.push('</g>');
   // Axes and their titles.

@@ -274,6 +274,7 @@ class Profiler {
       this.prevServer = undefined;
       for (let trial = 0; trial < o.maxTrials && !this.aborted; trial++) {
         const m = await this.measure(value);
+        if (m.aborted) break;
         recent.push(m);
         if (recent.length > STABILITY_WINDOW) recent.shift();
         const c = m.status?.client;
@@ -343,7 +344,7 @@ class Profiler {
   }
 
   /** perf_analyzer's Measure: one window, continuing from the previous one's end. */
-  private async measure(value: number): Promise<{ status?: PerfStatus; error?: string }> {
+  private async measure(value: number): Promise<{ status?: PerfStatus; error?: string; aborted?: boolean }> {
     const o = this.o;
     let windowStart = this.prevEnd;
     let serverStart = this.prevServer;
@@ -359,6 +360,7 @@ class Profiler {
       while (this.rec.ends.length < o.measurementRequestCount && !this.aborted);
     }
     const windowEnd = performance.now();
+    if (this.aborted) return { aborted: true }; // a cut-short window is not a measurement
     this.prevEnd = windowEnd;
     const serverEnd = await this.readStats();
     this.prevServer = serverEnd;

@@ -1,0 +1,115 @@
+/**
+ * Is `nereid perf` ever the bottleneck? Against a stand-in server that answers at once
+ * (`bench/perf-mock-server.ts`, in its own process), this compares, at concurrency 1, 2, 4 and 8:
+ * - a bare loop: N `node:http` loops posting the same pre-built binary body on a keep-alive agent,
+ *   draining replies, recording nothing;
+ * - `runPerf` at the same concurrency (its recording, windows and statistics reads included).
+ * A ratio near 1 means perf's bookkeeping costs nothing measurable next to the HTTP client itself.
+ *
+ *   npm run build && node dist/bench/perf-overhead.js [--seconds S]
+ */
+import { spawn } from 'node:child_process';
+import * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildRequests, generateData, parseModelInfo } from '../src/perf/input-data.js';
+import { runPerf } from '../src/perf/run.js';
+import { projectRoot } from './models.js';
+
+const args = process.argv.slice(2);
+const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 3;
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+/** Requests/s of `concurrency` bare loops over `ms`. */
+async function bareLoop(port: number, body: Buffer, headerLength: number, concurrency: number, ms: number) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const options: http.RequestOptions = {
+    host: '127.0.0.1',
+    port,
+    path: '/v2/models/simple/infer',
+    method: 'POST',
+    agent,
+    headers: { 'Content-Length': body.length, 'Inference-Header-Content-Length': headerLength },
+  };
+  const post = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request(options, (res) => {
+        res.on('end', resolve);
+        res.resume();
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  let n = 0;
+  let counting = false;
+  const end = Date.now() + ms + 500;
+  setTimeout(() => (counting = true), 500);
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        await post();
+        if (counting) n++;
+      }
+    }),
+  );
+  agent.destroy();
+  return n / (ms / 1000);
+}
+
+async function main(): Promise<void> {
+  const port = 18500 + Math.floor(Math.random() * 500);
+  const mock = spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'dist', 'bench', 'perf-mock-server.js'), String(port)],
+    {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  try {
+    await waitReady(`http://127.0.0.1:${port}/v2`);
+    const model = parseModelInfo(
+      JSON.parse(await (await fetch(`http://127.0.0.1:${port}/v2/models/simple`)).text()),
+      { max_batch_size: 8 },
+    );
+    const [req] = buildRequests(
+      model,
+      generateData(model, { mode: 'random', shapes: {}, stringLength: 128 }),
+      1,
+    );
+    console.log(
+      `nereid perf against a stand-in server that answers at once; ${os.cpus().length} cores, ${seconds} s windows`,
+    );
+    console.log('| concurrency | bare loop (req/s) | nereid perf (infer/sec) | perf / bare |');
+    console.log('|------------:|------------------:|------------------------:|------------:|');
+    await bareLoop(port, req.httpBody, req.headerLength, 4, 1000); // warm up both processes
+    for (const c of [1, 2, 4, 8]) {
+      const bare = await bareLoop(port, req.httpBody, req.headerLength, c, seconds * 1000);
+      const report = await runPerf({
+        model: 'simple',
+        url: `127.0.0.1:${port}`,
+        concurrencyRange: { start: c, end: c, step: 1 },
+        measurementIntervalMs: seconds * 1000,
+        stabilityPercentage: 25,
+      });
+      const perf = report.levels[0].throughput;
+      console.log(
+        `| ${String(c).padStart(11)} | ${bare.toFixed(0).padStart(17)} | ${perf.toFixed(0).padStart(23)} | ${(perf / bare).toFixed(2).padStart(11)} |`,
+      );
+    }
+  } finally {
+    mock.kill('SIGTERM');
+  }
+}
+
+await main();
