@@ -39,6 +39,41 @@ export function generatorProblem(): string | undefined {
 }
 
 /**
+ * Runs `generate` unless `target` exists, once across processes: the first process to create
+ * `<target>.lock` generates, the others wait (up to 10 minutes) for `target` to appear. A lock older
+ * than 10 minutes is taken as left by a crashed run and removed.
+ * @throws Error from `generate`, or when the wait times out.
+ */
+function generateOnce(target: string, generate: () => void): void {
+  if (fs.existsSync(target)) return;
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const lock = `${target}.lock`;
+  const sleep = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 10 * 60_000;
+  for (;;) {
+    try {
+      fs.closeSync(fs.openSync(lock, 'wx'));
+      break;
+    } catch {
+      if (fs.existsSync(target)) return;
+      try {
+        if (Date.now() - fs.statSync(lock).mtimeMs > 10 * 60_000) fs.rmSync(lock, { force: true });
+      } catch {
+        /* the lock went away meanwhile */
+      }
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for another process to generate ${target}`);
+      Atomics.wait(sleep, 0, 0, 200);
+    }
+  }
+  try {
+    if (!fs.existsSync(target)) generate();
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/**
  * A Triton model folder for `FinalNet_onnx` (config.pbtxt from the shared folder, `1/model.onnx`,
  * `1/reference.json`), generated on first use (~20 s) into `.cache/models/FinalNet_onnx`.
  * @returns the model folder; copy or link it into a repository as `FinalNet_onnx`.
@@ -47,24 +82,20 @@ export function generatorProblem(): string | undefined {
 export function ensureFinalNet(): string {
   const dir = path.join(projectRoot(), '.cache', 'models', 'FinalNet_onnx');
   const model = path.join(dir, '1', 'model.onnx');
-  if (!fs.existsSync(model) || !fs.existsSync(path.join(dir, '1', 'reference.json'))) {
+  const reference = path.join(dir, '1', 'reference.json');
+  generateOnce(model, () => {
     const problem = generatorProblem();
     if (problem) throw new Error(`cannot generate FinalNet: ${problem}`);
-    fs.mkdirSync(path.join(dir, '1'), { recursive: true });
-    const tmp = `${model}.tmp`;
+    const tmp = `${model}.${process.pid}.tmp`;
+    const tmpRef = `${reference}.${process.pid}.tmp`;
     execFileSync(
       modelPython(),
-      [
-        path.join(sharedDir(), 'models', 'finalnet', 'make_finalnet.py'),
-        '--out',
-        tmp,
-        '--reference',
-        path.join(dir, '1', 'reference.json'),
-      ],
+      [path.join(sharedDir(), 'models', 'finalnet', 'make_finalnet.py'), '--out', tmp, '--reference', tmpRef],
       { stdio: 'inherit' },
     );
+    fs.renameSync(tmpRef, reference);
     fs.renameSync(tmp, model);
-  }
+  });
   fs.copyFileSync(
     path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'),
     path.join(dir, 'config.pbtxt'),
@@ -80,11 +111,10 @@ export function ensureFinalNet(): string {
 export function ensureResNet50(): string {
   const dir = path.join(projectRoot(), '.cache', 'models', 'resnet50_onnx');
   const model = path.join(dir, '1', 'model.onnx');
-  if (!fs.existsSync(model)) {
+  generateOnce(model, () => {
     const problem = generatorProblem();
     if (problem) throw new Error(`cannot generate ResNet50: ${problem}`);
-    fs.mkdirSync(path.join(dir, '1'), { recursive: true });
-    const tmp = `${model}.tmp`;
+    const tmp = `${model}.${process.pid}.tmp`;
     execFileSync(
       modelPython(),
       [path.join(sharedDir(), 'models', 'resnet50', 'make_resnet50.py'), '--out', tmp],
@@ -93,7 +123,7 @@ export function ensureResNet50(): string {
       },
     );
     fs.renameSync(tmp, model);
-  }
+  });
   fs.copyFileSync(
     path.join(sharedDir(), 'models', 'resnet50', 'config.pbtxt'),
     path.join(dir, 'config.pbtxt'),

@@ -48,7 +48,7 @@ describe('nereid command', () => {
   test('prints the model table, serves, and drains in-flight requests on SIGTERM', async () => {
     const repo = tempDir();
     writeAddSub(repo, 'simple');
-    writeSlowModel(repo, 'slow', 1);
+    writeSlowModel(repo, 'slow', 1, 1024, 64);
     const port = await freePort();
     const p = run([`--model-repository=${repo}`, `--http-port=${port}`, '--http-address=127.0.0.1']);
     await waitFor(() => p.output().includes('Started HTTPService'), 'server start');
@@ -57,9 +57,10 @@ describe('nereid command', () => {
     const url = `http://127.0.0.1:${port}`;
     assert.equal((await fetch(`${url}/v2/health/ready`)).status, 200);
 
-    const { body, headerLength } = slowBody();
+    const { body, headerLength } = slowBody(256, 1024);
     const inflight = inferBinary(url, 'slow', body, headerLength);
-    await new Promise((r) => setTimeout(r, 50));
+    // Let the request reach its instance (one run takes about a second) before the signal.
+    await new Promise((r) => setTimeout(r, 300));
     p.child.kill('SIGTERM');
     const reply = await inflight;
     assert.equal(reply.status, 200, 'the in-flight request completes');
