@@ -236,6 +236,36 @@ describe('HTTP/REST protocol', () => {
       );
     });
 
+    test('a repeated binary header serves each body with its own data', async () => {
+      // The server remembers parsed headers; the same header must still carry each request's data
+      // and still report a body that does not fit it.
+      const make = (k: number) =>
+        binaryBody(
+          [
+            { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: int32(range16.map((i) => i * k)) },
+            { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: int32(Array(16).fill(k)) },
+          ],
+          { parameters: { binary_data_output: true } },
+        );
+      for (const k of [1, 2, 3]) {
+        const { body, headerLength } = make(k);
+        const r = await inferBinary(url, 'simple', body, headerLength);
+        assert.equal(r.status, 200);
+        const sum = new Int32Array(new Uint8Array(r.outputs.get('OUTPUT0')!).buffer);
+        assert.deepEqual(
+          Array.from(sum),
+          range16.map((i) => i * k + k),
+        );
+      }
+      const { body, headerLength } = make(4);
+      const short = await inferBinary(url, 'simple', body.subarray(0, body.length - 4), headerLength);
+      assert.equal(short.status, 400);
+      assert.match(short.header.error, /unexpected size for input 'INPUT1', expecting 64 additional bytes/);
+      const long = await inferBinary(url, 'simple', Buffer.concat([body, Buffer.alloc(4)]), headerLength);
+      assert.equal(long.status, 400);
+      assert.match(long.header.error, /unexpected additional input data for model 'simple'/);
+    });
+
     test('only the requested outputs are returned', async () => {
       const r = await http(url, 'POST', '/v2/models/simple/infer', {
         inputs: addSubJsonInputs(),
