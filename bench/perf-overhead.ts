@@ -1,6 +1,6 @@
 /**
  * Is `nereid perf` ever the bottleneck? Against a stand-in server that answers at once
- * (`bench/perf-mock-server.ts`, in its own process), this compares, at concurrency 1, 2, 4 and 8:
+ * (`bench/bare-http-server.ts`, in its own process), this compares, at concurrency 1, 2, 4 and 8:
  * - a bare loop: N `node:http` loops posting the same pre-built binary body on a keep-alive agent,
  *   draining replies, recording nothing;
  * - `runPerf` at the same concurrency (its recording, windows and statistics reads included).
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const port = 18500 + Math.floor(Math.random() * 500);
   const mock = spawn(
     process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'perf-mock-server.js'), String(port)],
+    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
     },

@@ -3,46 +3,15 @@
  * flight, --exit-on-error, flag parsing.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { freePort, runNereid, waitFor } from './helpers/process.js';
 import { inferBinary, tempDir } from './helpers/server.js';
 import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
 
-const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[]): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  // gRPC is tested in grpc-cli.test.ts; here it stays off so parallel tests do not contend for 8001.
-  const child = spawn(process.execPath, [MAIN, ...args, '--allow-grpc=false'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exit };
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+// gRPC is tested in grpc-cli.test.ts; here it stays off so parallel tests do not contend for 8001.
+const run = (args: string[]) => runNereid([...args, '--allow-grpc=false']);
 
 describe('nereid command', () => {
   test('prints the model table, serves, and drains in-flight requests on SIGTERM', async () => {
