@@ -60,7 +60,11 @@ export abstract class InstancePool implements Scheduler {
     if (signal) {
       const onAbort = () => this.fail(q, new TritonError('CANCELLED', 'request was cancelled'));
       signal.addEventListener('abort', onAbort, { once: true });
-      q.detach = () => signal.removeEventListener('abort', onAbort);
+      const detach = q.detach; // the scheduler's own (e.g. a queue-timeout timer)
+      q.detach = () => {
+        signal.removeEventListener('abort', onAbort);
+        detach?.();
+      };
     }
     this.dispatch();
   }
