@@ -258,6 +258,10 @@ describe('HTTP/REST protocol', () => {
         );
       }
       const { body, headerLength } = make(4);
+      // The same header to another model is validated against that model.
+      const other = await inferBinary(url, 'identity_int32', body, headerLength);
+      assert.equal(other.status, 400);
+      assert.match(other.header.error, /expected 1 inputs but got 2 inputs for model 'identity_int32'/);
       const short = await inferBinary(url, 'simple', body.subarray(0, body.length - 4), headerLength);
       assert.equal(short.status, 400);
       assert.match(short.header.error, /unexpected size for input 'INPUT1', expecting 64 additional bytes/);

@@ -72,6 +72,8 @@ export class ModelVersion {
   private readonly scheduler: Scheduler;
   private readonly labels = new Map<string, string[]>();
   private inflight = 0;
+  /** Batch sizes of request shapes already validated (see InferenceRequest.shapeKey). */
+  private readonly validated = new WeakMap<object, number>();
   private accepting = true;
 
   private constructor(
@@ -158,7 +160,14 @@ export class ModelVersion {
       throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
     let batchSize: number;
     try {
-      batchSize = validateRequest(this.config, this.index, req);
+      const known = req.shapeKey ? this.validated.get(req.shapeKey) : undefined;
+      if (known !== undefined) {
+        batchSize = known;
+      } else {
+        batchSize = validateRequest(this.config, this.index, req);
+        if (req.shapeKey && req.inputs.every((t) => t.datatype !== 'BYTES'))
+          this.validated.set(req.shapeKey, batchSize);
+      }
     } catch (e) {
       this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
       throw e;

@@ -43,6 +43,13 @@ export interface InferenceRequest {
    */
   ownsBuffers?: boolean;
   /**
+   * An object shared by requests whose inputs have the same names, datatypes, shapes and byte sizes
+   * (only their data differ) — e.g. requests parsed from the same header. The core then validates
+   * such requests once per model version (BYTES inputs, whose element counts depend on the data,
+   * are still checked every time).
+   */
+  shapeKey?: object;
+  /**
    * Aborted when the client goes away (HTTP disconnect, gRPC cancel); a queued request is then
    * dropped and answered CANCELLED. An `AbortSignal` or the lighter {@link Cancellation}.
    */

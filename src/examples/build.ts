@@ -16,14 +16,34 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATATYPES, datatypeToConfigType } from '../core/datatypes.js';
+import { DATATYPES, datatypeToConfigType, type Datatype } from '../core/datatypes.js';
 import { buildOnnxModel, OnnxDataType, tritonToOnnxType } from './onnx-builder.js';
+
+/** One input or output of an example model, exactly as its config.pbtxt declares it. */
+export interface ExampleTensor {
+  /** Tensor name, the same in config.pbtxt and in the ONNX graph. */
+  name: string;
+  /** Wire datatype; config.pbtxt says `datatypeToConfigType(datatype)` (`TYPE_STRING` for BYTES). */
+  datatype: Datatype;
+  /** Config dims, without the batch dimension (all example models batch); -1 is variable. */
+  dims: readonly number[];
+}
 
 /** Description of one example model (for docs and tests). */
 export interface ExampleModel {
   name: string;
   description: string;
+  /** The config's `max_batch_size`. */
+  maxBatchSize: number;
+  inputs: readonly ExampleTensor[];
+  outputs: readonly ExampleTensor[];
 }
+
+const io = (name: string, datatype: Datatype, dims: readonly number[]): ExampleTensor => ({
+  name,
+  datatype,
+  dims,
+});
 
 /** Datatypes with an identity model (lower-case in the model name, e.g. `identity_fp16`): all but BF16. */
 export const IDENTITY_DATATYPES = DATATYPES.filter((dt) => dt !== 'BF16');
@@ -98,16 +118,31 @@ export const EXAMPLE_MODELS: ExampleModel[] = [
   {
     name: 'simple',
     description: 'INT32 [-1,16] INPUT0, INPUT1 → OUTPUT0 sum, OUTPUT1 difference; max_batch_size 8',
+    maxBatchSize: 8,
+    inputs: [io('INPUT0', 'INT32', [16]), io('INPUT1', 'INT32', [16])],
+    outputs: [io('OUTPUT0', 'INT32', [16]), io('OUTPUT1', 'INT32', [16])],
   },
-  { name: 'simple_string', description: 'simple over BYTES tensors holding decimal integers' },
+  {
+    name: 'simple_string',
+    description: 'simple over BYTES tensors holding decimal integers',
+    maxBatchSize: 8,
+    inputs: [io('INPUT0', 'BYTES', [16]), io('INPUT1', 'BYTES', [16])],
+    outputs: [io('OUTPUT0', 'BYTES', [16]), io('OUTPUT1', 'BYTES', [16])],
+  },
   ...IDENTITY_DATATYPES.map((dt) => ({
     name: `identity_${dt.toLowerCase()}`,
     description: `${dt} [-1,-1] INPUT0 → OUTPUT0 (identity); max_batch_size 8`,
+    maxBatchSize: 8,
+    inputs: [io('INPUT0', dt, [-1])],
+    outputs: [io('OUTPUT0', dt, [-1])],
   })),
   {
     name: 'text_detection',
     description:
       'PP-OCRv4 text detection: FP32 [1,3,H,W] normalised RGB → FP32 [1,1,H,W] text probability map',
+    maxBatchSize: 1,
+    inputs: [io('x', 'FP32', [3, -1, -1])],
+    outputs: [io('sigmoid_0.tmp_0', 'FP32', [1, -1, -1])],
   },
 ];
 

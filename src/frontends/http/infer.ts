@@ -253,7 +253,7 @@ function fromCachedHeader(
       name: p.name,
       datatype: p.datatype,
       shape: p.shape,
-      data: data.subarray(offset, offset + p.size),
+      data: new Uint8Array(data.buffer, data.byteOffset + offset, p.size),
     });
     offset += p.size;
   }
@@ -267,6 +267,7 @@ function fromCachedHeader(
       outputs: plan.outputs,
       parameters: plan.parameters,
       ownsBuffers: body.owned,
+      shapeKey: plan,
     },
     allBinary: plan.allBinary,
     binary: plan.binary,
