@@ -63,16 +63,12 @@ function bytesOf(t: WireTensor, buffers: ArrayBuffer[]): Uint8Array {
 /** Builds one ORT input tensor from the same-named input of every request (concatenated on dim 0). */
 function gatherInput(
   name: string,
-  requests: WireRequest[],
+  parts: WireTensor[],
+  owners: number[],
   buffers: ArrayBuffer[],
   spec: TensorSpec | undefined,
 ): ort.Tensor {
   const batched = init.maxBatchSize > 0;
-  const parts: WireTensor[] = [];
-  for (const r of requests) {
-    const t = r.inputs.find((x) => x.name === name);
-    if (t) parts.push(t);
-  }
   const first = parts[0];
   const dt: Datatype = first.datatype;
   const ortType = toOrtType(dt);
@@ -89,7 +85,7 @@ function gatherInput(
           strings.push(utf8.decode(el));
         } catch {
           throw new RequestError(
-            requests.findIndex((r) => r.inputs.includes(p)) ?? i,
+            owners[i],
             `input '${name}' holds bytes that are not valid UTF-8; ONNX Runtime string tensors carry UTF-8 text only`,
           );
         }
@@ -253,9 +249,18 @@ async function main(): Promise<void> {
     const requests: WireRequest[] = inputLists.map((inputs, i) => ({ inputs, outputs: outputLists[i] }));
     try {
       const feeds: Record<string, ort.Tensor> = {};
-      const names = new Set<string>();
-      for (const r of requests) for (const t of r.inputs) names.add(t.name);
-      for (const name of names) feeds[name] = gatherInput(name, requests, buffers, inSpecs.get(name));
+      // Every request's tensors grouped by input name, in request order (one pass over the batch).
+      const byName = new Map<string, { parts: WireTensor[]; owners: number[] }>();
+      requests.forEach((r, i) => {
+        for (const t of r.inputs) {
+          let g = byName.get(t.name);
+          if (!g) byName.set(t.name, (g = { parts: [], owners: [] }));
+          g.parts.push(t);
+          g.owners.push(i);
+        }
+      });
+      for (const [name, g] of byName)
+        feeds[name] = gatherInput(name, g.parts, g.owners, buffers, inSpecs.get(name));
       const wanted = [...new Set(requests.flatMap((r) => r.outputs))];
       const t1 = performance.now();
       const out = await session.run(feeds, wanted);
