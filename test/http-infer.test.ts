@@ -442,6 +442,14 @@ describe('HTTP/REST protocol', () => {
       assert.match(r.header.error, /input 'INPUT0' holds bytes that are not valid UTF-8/);
     });
 
+    test('BYTES binary: a NUL byte gets a clear 400 instead of a cut string', async () => {
+      const data = bytesTensor([new Uint8Array([0x61, 0x00, 0x62])]);
+      const { body, headerLength } = binaryBody([{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 1], data }]);
+      const r = await inferBinary(url, 'identity_bytes', body, headerLength);
+      assert.equal(r.status, 400);
+      assert.match(r.header.error, /input 'INPUT0' holds a NUL byte/);
+    });
+
     test('BYTES binary: a truncated length prefix is refused', async () => {
       const data = Buffer.from([5, 0, 0, 0, 0x61, 0x62]); // says 5 bytes, has 2
       const { body, headerLength } = binaryBody([{ name: 'INPUT0', datatype: 'BYTES', shape: [1, 1], data }]);

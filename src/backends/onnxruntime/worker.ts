@@ -89,6 +89,13 @@ function gatherInput(
             `input '${name}' holds bytes that are not valid UTF-8; ONNX Runtime string tensors carry UTF-8 text only`,
           );
         }
+        if (el.includes(0)) {
+          // onnxruntime-node cuts strings at a NUL byte: refuse rather than change the data.
+          throw new RequestError(
+            owners[i],
+            `input '${name}' holds a NUL byte; ONNX Runtime string tensors from JavaScript end at the first NUL`,
+          );
+        }
       }
     });
     return new ort.Tensor('string', strings, shape);
