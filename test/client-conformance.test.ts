@@ -5,8 +5,6 @@
  * metadata, same error messages and codes.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   InferenceServerClient,
@@ -18,7 +16,7 @@ import {
   type InferResult,
 } from '../src/client/index.js';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { addSubConfig, writeAddSub } from './helpers/models.js';
+import { writeLabelledAddSub } from './helpers/models.js';
 import { serve, tempDir, type TestServer } from './helpers/server.js';
 
 const range16 = Array.from({ length: 16 }, (_, i) => i);
@@ -91,19 +89,7 @@ describe('TypeScript client: identical results over HTTP and gRPC', () => {
   before(async () => {
     const repo = tempDir();
     await buildExampleRepository(repo);
-    writeAddSub(
-      repo,
-      'simple_labels',
-      [1],
-      addSubConfig('simple_labels').replace(
-        '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }',
-        '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] label_filename: "labels.txt" }',
-      ),
-    );
-    fs.writeFileSync(
-      path.join(repo, 'simple_labels', 'labels.txt'),
-      range16.map((i) => `label${i}`).join('\n'),
-    );
+    writeLabelledAddSub(repo, 'simple_labels');
     server = await serve([repo]);
     clients.http = new InferenceServerClient(server.url);
     clients.grpc = new InferenceServerClient(server.grpcUrl);

@@ -4,15 +4,13 @@
  * statistics, and Triton's error semantics.
  */
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as nodeHttp from 'node:http';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { binaryBody, http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
-import { addSubConfig, addSubJsonInputs, writeAddSub } from './helpers/models.js';
+import { addSubJsonInputs, writeAddSub, writeLabelledAddSub } from './helpers/models.js';
 
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
@@ -76,19 +74,7 @@ describe('HTTP/REST protocol', () => {
     const repo = tempDir();
     await buildExampleRepository(repo);
     // A model with labels for the classification extension.
-    writeAddSub(
-      repo,
-      'simple_labels',
-      [1],
-      addSubConfig('simple_labels').replace(
-        '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }',
-        '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] label_filename: "labels.txt" }',
-      ),
-    );
-    fs.writeFileSync(
-      path.join(repo, 'simple_labels', 'labels.txt'),
-      range16.map((i) => `label${i}`).join('\n'),
-    );
+    writeLabelledAddSub(repo, 'simple_labels');
     server = await serve([repo]);
     url = server.url;
     const smallRepo = tempDir();

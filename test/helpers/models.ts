@@ -116,3 +116,23 @@ export function slowBody(batch = 256, n = 512): { body: Buffer; headerLength: nu
     headerLength: header.length,
   };
 }
+
+/**
+ * The add/sub model as `name` with a `label_filename` on OUTPUT0 (labels "label0".."label15"), for
+ * the classification extension.
+ */
+export function writeLabelledAddSub(repo: string, name: string): void {
+  writeAddSub(
+    repo,
+    name,
+    [1],
+    addSubConfig(name).replace(
+      '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] }',
+      '{ name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 16 ] label_filename: "labels.txt" }',
+    ),
+  );
+  fs.writeFileSync(
+    path.join(repo, name, 'labels.txt'),
+    Array.from({ length: 16 }, (_, i) => `label${i}`).join('\n'),
+  );
+}
