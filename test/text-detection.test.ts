@@ -10,12 +10,11 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { buildExampleRepository } from '../src/examples/build.js';
+import { inkBoundingBox, meanInsideOutside, toPpOcrTensor } from '../src/examples/images.js';
 import { binaryBody, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
 
 const W = 640;
 const H = 320;
-const MEAN = [0.485, 0.456, 0.406];
-const STD = [0.229, 0.224, 0.225];
 
 describe('text_detection (PP-OCRv4)', () => {
   let server: TestServer;
@@ -41,20 +40,10 @@ describe('text_detection (PP-OCRv4)', () => {
       .raw()
       .toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height, info.channels], [W, H, 3]);
-    // Where the text is: the bounding box of dark pixels.
-    let [x0, y0, x1, y1] = [W, H, 0, 0];
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        if (rgb[(y * W + x) * 3] < 128)
-          [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
-      }
-    }
-    assert.ok(x1 > x0 + 100 && y1 > y0 + 20, 'the rendered image has text');
-    // CHW, (pixel/255 - mean) / std.
-    const chw = new Float32Array(3 * H * W);
-    for (let i = 0; i < H * W; i++) {
-      for (let c = 0; c < 3; c++) chw[c * H * W + i] = (rgb[i * 3 + c] / 255 - MEAN[c]) / STD[c];
-    }
+    // Where the text is: the bounding box of the ink.
+    const box = inkBoundingBox({ rgb, width: W, height: H });
+    assert.ok(box && box.x1 > box.x0 + 100 && box.y1 > box.y0 + 20, 'the rendered image has text');
+    const chw = toPpOcrTensor(rgb, W, H);
     const { body, headerLength } = binaryBody(
       [{ name: 'x', datatype: 'FP32', shape: [1, 3, H, W], data: new Uint8Array(chw.buffer) }],
       { parameters: { binary_data_output: true } },
@@ -63,24 +52,7 @@ describe('text_detection (PP-OCRv4)', () => {
     assert.equal(r.status, 200, JSON.stringify(r.header));
     assert.deepEqual(r.header.outputs[0].shape, [1, 1, H, W]);
     const prob = new Float32Array(new Uint8Array(r.outputs.get('sigmoid_0.tmp_0')!).buffer);
-    let inSum = 0;
-    let inN = 0;
-    let outSum = 0;
-    let outN = 0;
-    for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        const p = prob[y * W + x];
-        if (x >= x0 && x <= x1 && y >= y0 && y <= y1) {
-          inSum += p;
-          inN++;
-        } else if (x < x0 - 20 || x > x1 + 20 || y < y0 - 20 || y > y1 + 20) {
-          outSum += p;
-          outN++;
-        }
-      }
-    }
-    const inside = inSum / inN;
-    const outside = outSum / outN;
+    const { inside, outside } = meanInsideOutside(prob, W, H, box);
     t.diagnostic(
       `mean text probability: ${inside.toFixed(3)} inside the text box, ${outside.toFixed(4)} away from it`,
     );

@@ -11,6 +11,7 @@ import {
   isDatatype,
   shapeElementCount,
   typedView,
+  integerRange,
   type Datatype,
   type NumericArray,
 } from '../core/datatypes.js';
@@ -61,16 +62,6 @@ const TYPED_FOR: Record<Exclude<Datatype, 'BYTES'>, string> = {
   FP32: 'Float32Array',
   FP64: 'Float64Array',
   BF16: 'Uint16Array',
-};
-
-const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
-  BOOL: [0, 1],
-  INT8: [-128, 127],
-  INT16: [-32768, 32767],
-  INT32: [-2147483648, 2147483647],
-  UINT8: [0, 255],
-  UINT16: [0, 65535],
-  UINT32: [0, 4294967295],
 };
 
 function checkShape(shape: readonly number[], what: string): number[] {
@@ -231,7 +222,7 @@ export class InferInput {
       for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') throw bad(i, 'a number');
       out = dt === 'FP32' ? Float32Array.from(values as number[]) : Float64Array.from(values as number[]);
     } else {
-      const [lo, hi] = INT_RANGE[dt]!;
+      const [lo, hi] = integerRange(dt)!;
       for (let i = 0; i < values.length; i++) {
         const v = values[i];
         if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {

@@ -150,6 +150,26 @@ export function typedView(dt: Datatype, bytes: Uint8Array): NumericArray {
   return copy;
 }
 
+/**
+ * The range of values a JavaScript number may hold for an integer datatype (BOOL as 0/1; INT64 and
+ * UINT64 limited to safe integers), or undefined for floating-point types and BYTES.
+ */
+export function integerRange(dt: Datatype): readonly [number, number] | undefined {
+  return INTEGER_RANGES[dt];
+}
+
+const INTEGER_RANGES: Partial<Record<Datatype, readonly [number, number]>> = {
+  BOOL: [0, 1],
+  INT8: [-128, 127],
+  INT16: [-32768, 32767],
+  INT32: [-2147483648, 2147483647],
+  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
+  UINT8: [0, 255],
+  UINT16: [0, 65535],
+  UINT32: [0, 4294967295],
+  UINT64: [0, Number.MAX_SAFE_INTEGER],
+};
+
 /** Allocates a zeroed typed array of `count` elements for a fixed-size datatype. */
 export function allocTyped(dt: Exclude<Datatype, 'BYTES'>, count: number): NumericArray {
   return new ARRAY_CTOR[dt](count);

@@ -7,22 +7,12 @@ import {
   allocTyped,
   shapeElementCount,
   typedView,
+  integerRange,
   type Datatype,
   type NumericArray,
 } from '../../core/datatypes.js';
 import { invalidArg } from '../../core/errors.js';
 import { deserializeBytesTensor, serializeBytesTensor, type Tensor } from '../../core/tensor.js';
-
-const INT_RANGE: Partial<Record<Datatype, [number, number]>> = {
-  INT8: [-128, 127],
-  INT16: [-32768, 32767],
-  INT32: [-2147483648, 2147483647],
-  UINT8: [0, 255],
-  UINT16: [0, 65535],
-  UINT32: [0, 4294967295],
-  INT64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-  UINT64: [0, Number.MAX_SAFE_INTEGER],
-};
 
 /** Flattens nested arrays into `out` (row-major). */
 function flatten(data: unknown, out: unknown[]): void {
@@ -93,7 +83,7 @@ export function jsonToBytes(
       f[i] = v;
     }
   } else {
-    const [lo, hi] = INT_RANGE[datatype]!;
+    const [lo, hi] = integerRange(datatype)!;
     const big = datatype === 'INT64' || datatype === 'UINT64';
     for (let i = 0; i < count; i++) {
       const v = flat[i];
