@@ -161,6 +161,8 @@ export class HttpFrontend {
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
     const method = req.method ?? 'GET';
+    const log = this.core.logger;
+    if (log.settings.logVerbose >= 1) log.verbose(1, `HTTP request: ${method} ${path}`);
     const only = (...verbs: string[]) => {
       if (verbs.includes(method)) return true;
       req.resume();
