@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     process.execPath,
     [
       path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      '--allow-metrics=false',
       `--model-repository=${repo}`,
       `--http-port=${port}`,
       '--log-info=false',

@@ -51,6 +51,7 @@ function startNereid(repo: string, httpPort: number, grpcPort: number): ChildPro
     process.execPath,
     [
       path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      '--allow-metrics=false',
       `--model-repository=${repo}`,
       `--http-port=${httpPort}`,
       `--grpc-port=${grpcPort}`,

@@ -267,8 +267,6 @@ describe('gRPC protocol', () => {
         CudaSharedMemoryStatus: /CUDA shared memory is not implemented/,
         CudaSharedMemoryRegister: /CUDA shared memory is not implemented/,
         CudaSharedMemoryUnregister: /CUDA shared memory is not implemented/,
-        TraceSetting: /tracing is not implemented/,
-        LogSettings: /log settings over the API are not implemented/,
       };
       for (const [method, re] of Object.entries(expected)) {
         await expectError(method, { model_name: 'simple', name: 'x' }, grpc.status.UNIMPLEMENTED, re);

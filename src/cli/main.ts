@@ -7,6 +7,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, type LogFormat } from '../core/logger.js';
 import { NEREID_VERSION } from '../core/server.js';
+import { parseTraceConfig } from '../core/trace.js';
+import { parseMetricsConfig } from '../frontends/metrics/metrics.js';
 import { perfCommand } from '../perf/cli.js';
 import { defaultServeSettings, startServer, type ServeSettings } from './serve.js';
 
@@ -160,10 +162,70 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
         .choices(['default', 'ISO8601', 'json'])
         .default('default'),
     )
+    .option('--log-file <path>', 'append the log to this file instead of standard error')
+    .addOption(
+      bool('--allow-metrics', 'serve Prometheus metrics at /metrics on the metrics port', d.allowMetrics),
+    )
+    .addOption(
+      bool('--allow-gpu-metrics', 'GPU metrics (accepted; Nereid has no GPU metrics)', d.allowGpuMetrics),
+    )
+    .addOption(
+      bool(
+        '--allow-cpu-metrics',
+        'CPU metrics nv_cpu_utilization, nv_cpu_memory_total_bytes, nv_cpu_memory_used_bytes (from /proc)',
+        d.allowCpuMetrics,
+      ),
+    )
+    .option('--metrics-port <port>', 'metrics port (GET /metrics)', parseInteger(0), d.metricsPort)
+    .option('--metrics-address <address>', 'metrics listen address (default: the HTTP address)')
+    .option(
+      '--metrics-interval-ms <ms>',
+      'ms between samples of the polled metrics (CPU utilization and memory)',
+      parseInteger(1),
+      d.metricsIntervalMs,
+    )
+    .option(
+      '--metrics-config <setting=value>',
+      'counter_latencies=true|false, summary_latencies=true|false, histogram_latencies=true|false, ' +
+        'summary_quantiles=<q>:<error>,... (latencies in µs); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--trace-config <[mode,]setting=value>',
+      'tracing: level=OFF|TIMESTAMPS|TENSORS (repeatable), rate=<n> (every n-th request, 1000), ' +
+        'count=<n> (-1 = no limit), mode=triton|opentelemetry, triton,file=<path>, ' +
+        'triton,log-frequency=<n>, opentelemetry,url=<http://host:port/v1/traces>, ' +
+        'opentelemetry,resource=<key>=<value>, opentelemetry,bsp_max_queue_size|bsp_schedule_delay (ms)|' +
+        'bsp_max_export_batch_size=<n>; repeatable',
+      collect,
+      [],
+    )
+    .option('--trace-file <path>', 'deprecated: --trace-config triton,file=<path>')
+    .option('--trace-level <level>', 'deprecated: --trace-config level=<level> (repeatable)', collect, [])
+    .option('--trace-rate <n>', 'deprecated: --trace-config rate=<n>')
+    .option('--trace-count <n>', 'deprecated: --trace-config count=<n>')
+    .option('--trace-log-frequency <n>', 'deprecated: --trace-config triton,log-frequency=<n>')
     .action(async (o) => {
       let backendConfig: Record<string, Record<string, string>> = {};
       try {
         backendConfig = parseBackendConfig(o.backendConfig);
+      } catch (e) {
+        program.error(`error: ${(e as Error).message}`);
+      }
+      const traceEntries: string[] = [
+        ...(o.traceFile !== undefined ? [`triton,file=${o.traceFile}`] : []),
+        ...(o.traceLevel as string[]).map((l) => `level=${l}`),
+        ...(o.traceRate !== undefined ? [`rate=${o.traceRate}`] : []),
+        ...(o.traceCount !== undefined ? [`count=${o.traceCount}`] : []),
+        ...(o.traceLogFrequency !== undefined ? [`triton,log-frequency=${o.traceLogFrequency}`] : []),
+        ...o.traceConfig,
+      ];
+      let trace = d.trace;
+      let metricsConfig = d.metricsConfig;
+      try {
+        trace = parseTraceConfig(traceEntries);
+        metricsConfig = parseMetricsConfig(o.metricsConfig);
       } catch (e) {
         program.error(`error: ${(e as Error).message}`);
       }
@@ -202,7 +264,16 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
           logWarning: o.logWarning ?? true,
           logError: o.logError ?? true,
           format: o.logFormat as LogFormat,
+          file: o.logFile ?? '',
         },
+        allowMetrics: o.allowMetrics ?? d.allowMetrics,
+        allowGpuMetrics: o.allowGpuMetrics ?? d.allowGpuMetrics,
+        allowCpuMetrics: o.allowCpuMetrics ?? d.allowCpuMetrics,
+        metricsPort: o.metricsPort,
+        metricsAddress: o.metricsAddress,
+        metricsIntervalMs: o.metricsIntervalMs,
+        metricsConfig,
+        trace,
       };
       await run(settings);
     });

@@ -5,8 +5,11 @@
 import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
 import { InferenceServer } from '../core/server.js';
+import { defaultTraceConfig, TraceManager, type TraceConfig } from '../core/trace.js';
 import { GrpcFrontend, type GrpcCompressionLevel } from '../frontends/grpc/server.js';
 import { HttpFrontend } from '../frontends/http/server.js';
+import { defaultMetricsConfig, type MetricsConfig } from '../frontends/metrics/metrics.js';
+import { MetricsFrontend } from '../frontends/metrics/server.js';
 
 /** Everything `startServer` needs; the CLI fills it from `tritonserver`-style flags. */
 export interface ServeSettings {
@@ -64,6 +67,22 @@ export interface ServeSettings {
   serverName: string;
   /** Log settings. */
   log: LogSettings;
+  /** Serve Prometheus metrics (`--allow-metrics`, default true). */
+  allowMetrics: boolean;
+  /** `--allow-gpu-metrics` (true): accepted; Nereid has no GPU metrics. */
+  allowGpuMetrics: boolean;
+  /** `--allow-cpu-metrics` (true): `nv_cpu_utilization`, `nv_cpu_memory_*_bytes`. */
+  allowCpuMetrics: boolean;
+  /** `--metrics-port` (8002; 0 = any free port). */
+  metricsPort: number;
+  /** `--metrics-address` (default: the HTTP address). */
+  metricsAddress?: string;
+  /** `--metrics-interval-ms` (2000): ms between CPU samples. */
+  metricsIntervalMs: number;
+  /** `--metrics-config`. */
+  metricsConfig: MetricsConfig;
+  /** `--trace-config`. */
+  trace: TraceConfig;
 }
 
 /** Defaults of every setting, as tritonserver's. */
@@ -94,6 +113,13 @@ export function defaultServeSettings(): ServeSettings {
     modelLoadThreads: 4,
     serverName: 'triton',
     log: defaultLogSettings(),
+    allowMetrics: true,
+    allowGpuMetrics: true,
+    allowCpuMetrics: true,
+    metricsPort: 8002,
+    metricsIntervalMs: 2000,
+    metricsConfig: defaultMetricsConfig(),
+    trace: defaultTraceConfig(),
   };
 }
 
@@ -107,6 +133,10 @@ export interface RunningServer {
   grpc?: GrpcFrontend;
   /** Bound gRPC port (useful with port 0). */
   grpcPort?: number;
+  /** The metrics frontend (when `allowMetrics`). */
+  metrics?: MetricsFrontend;
+  /** Bound metrics port (useful with port 0). */
+  metricsPort?: number;
   /** Names of models that failed to load. */
   failedModels: string[];
   /** Graceful stop: close listeners, drain in-flight requests (up to exit timeout), unload models. */
@@ -122,6 +152,7 @@ export async function startServer(
   settings: ServeSettings,
   logger: Logger = createLogger(settings.log),
 ): Promise<RunningServer> {
+  const tracer = await TraceManager.create(settings.trace, logger);
   const core = new InferenceServer({
     repositories: settings.repositories,
     backends: [new OnnxRuntimeBackend()],
@@ -132,6 +163,7 @@ export async function startServer(
     modelLoadThreads: settings.modelLoadThreads,
     serverName: settings.serverName,
     logger,
+    tracer,
   });
   const failedModels = await core.loadAll();
   logger.info(core.modelTable());
@@ -187,6 +219,31 @@ export async function startServer(
     }
     logger.info(`Started HTTPService at ${settings.httpAddress}:${httpPort}`);
   }
+  let metrics: MetricsFrontend | undefined;
+  let metricsPort: number | undefined;
+  if (settings.allowMetrics) {
+    const address = settings.metricsAddress ?? settings.httpAddress;
+    metrics = new MetricsFrontend(core, {
+      port: settings.metricsPort,
+      address,
+      cpuMetrics: settings.allowCpuMetrics,
+      intervalMs: settings.metricsIntervalMs,
+      config: settings.metricsConfig,
+    });
+    try {
+      metricsPort = await metrics.listen();
+    } catch (e) {
+      await metrics.close();
+      await http?.close();
+      await grpcFrontend?.close(0);
+      await core.shutdown(0);
+      await tracer.close();
+      throw new Error(
+        `failed to start Metrics service on ${address}:${settings.metricsPort}: ${(e as Error).message}`,
+      );
+    }
+    logger.info(`Started Metrics Service at ${address}:${metricsPort}`);
+  }
   let stopping: Promise<void> | undefined;
   return {
     core,
@@ -194,6 +251,8 @@ export async function startServer(
     httpPort,
     grpc: grpcFrontend,
     grpcPort,
+    metrics,
+    metricsPort,
     failedModels,
     stop() {
       stopping ??= (async () => {
@@ -203,6 +262,8 @@ export async function startServer(
         if (left > 0) logger.warn(`exit timeout expired with ${left} requests in flight`);
         await closed;
         await grpcClosed;
+        await metrics?.close();
+        await tracer.close();
       })();
       return stopping;
     },

@@ -4,7 +4,11 @@
  * Formats (server docs/user_guide/logging.md / `--log-format`):
  * - `default`: `I1121 05:22:21.123456 4242 nereid] message`  (level letter, MMDD, time with µs, pid)
  * - `ISO8601`: `2026-11-21T05:22:21Z I 4242 nereid] message`
- * - `json`:    one JSON object per line (pino's own output; Nereid's addition, Triton has none)
+ * - `json`:    one JSON object per line, e.g.
+ *   `{"level":"info","time":"2026-11-21T05:22:21.123Z","pid":4242,"msg":"..."}` (pino; levels `error`,
+ *   `warning`, `info`, `verbose` with a `verbose` field; `context` names the model). Nereid's
+ *   addition: Triton has no JSON log format.
+ * Lines go to standard error, or to `--log-file` (appended).
  * Levels: error, warning, info and verbose (verbose messages carry a level ≥ 1 and print when
  * `--log-verbose` ≥ that level).
  */
@@ -25,6 +29,8 @@ export interface LogSettings {
   logVerbose: number;
   /** Line layout. */
   format: LogFormat;
+  /** `--log-file`: file the log is appended to; '' = standard error. Fixed at start. */
+  file?: string;
 }
 
 /** A logger bound to some context (e.g. a model). */
@@ -47,7 +53,7 @@ export interface Logger {
 
 /** Default settings: Triton's (`--log-info/warning/error` true, verbose 0, default layout). */
 export function defaultLogSettings(): LogSettings {
-  return { logError: true, logWarning: true, logInfo: true, logVerbose: 0, format: 'default' };
+  return { logError: true, logWarning: true, logInfo: true, logVerbose: 0, format: 'default', file: '' };
 }
 
 const pad = (n: number, w = 2) => String(n).padStart(w, '0');
@@ -111,17 +117,33 @@ class NereidLogger implements Logger {
   }
 }
 
+const LEVEL_NAMES: Record<string, string> = { warn: 'warning', debug: 'verbose' };
+
 /**
  * Creates the root logger.
  * @param settings initial settings (mutable later through `logger.settings`).
- * @param out where lines go (default: standard error, as Triton).
+ * @param out where lines go (default: `settings.file` when set, appended with synchronous writes so
+ *   nothing is lost at exit; else standard error, as Triton).
  */
 export function createLogger(
   settings: LogSettings = defaultLogSettings(),
-  out: NodeJS.WritableStream = process.stderr,
+  out?: NodeJS.WritableStream,
 ): Logger {
+  out ??= settings.file
+    ? (pino.destination({
+        dest: settings.file,
+        sync: true,
+        append: true,
+        mkdir: true,
+      }) as unknown as NodeJS.WritableStream)
+    : process.stderr;
   const json = pino(
-    { level: 'debug', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level: 'debug',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: LEVEL_NAMES[label] ?? label }) },
+    },
     out,
   );
   return new NereidLogger(settings, out, json, '');
@@ -132,4 +154,71 @@ export function silentLogger(): Logger {
   const settings = { ...defaultLogSettings(), logError: false, logWarning: false, logInfo: false };
   const sink = { write: () => true } as unknown as NodeJS.WritableStream;
   return createLogger(settings, sink);
+}
+
+/** Log settings as the logging extension shows them (server docs/protocol/extension_logging.md). */
+export interface LogSettingsJson {
+  log_file: string;
+  log_info: boolean;
+  log_warning: boolean;
+  log_error: boolean;
+  log_verbose_level: number;
+  log_format: LogFormat;
+}
+
+/** The logging extension's view of `settings` (GET /v2/logging, gRPC LogSettings). */
+export function logSettingsJson(settings: LogSettings): LogSettingsJson {
+  return {
+    log_file: settings.file ?? '',
+    log_info: settings.logInfo,
+    log_warning: settings.logWarning,
+    log_error: settings.logError,
+    log_verbose_level: settings.logVerbose,
+    log_format: settings.format,
+  };
+}
+
+/**
+ * Applies a logging extension update (POST /v2/logging, gRPC LogSettings) to `settings`, all or
+ * nothing: `log_info`, `log_warning`, `log_error` (booleans), `log_verbose_level` (integer ≥ 0),
+ * `log_format` (`default`, `ISO8601` or Nereid's `json`). A key with value null is left unchanged.
+ * @returns the settings after the update.
+ * @throws Error naming the key for `log_file` (not changeable over the network, as in Triton),
+ *   unknown keys and values of the wrong type.
+ */
+export function updateLogSettings(settings: LogSettings, update: Record<string, unknown>): LogSettingsJson {
+  const next = { ...settings };
+  for (const [key, v] of Object.entries(update)) {
+    if (v === null || v === undefined) continue;
+    switch (key) {
+      case 'log_file':
+        throw new Error('log file location can not be updated through network protocol');
+      case 'log_info':
+      case 'log_warning':
+      case 'log_error': {
+        if (typeof v !== 'boolean') throw new Error(`expect boolean for '${key}', got ${JSON.stringify(v)}`);
+        const field = key === 'log_info' ? 'logInfo' : key === 'log_warning' ? 'logWarning' : 'logError';
+        next[field] = v;
+        break;
+      }
+      case 'log_verbose_level':
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+          throw new Error(`expect non-negative integer for 'log_verbose_level', got ${JSON.stringify(v)}`);
+        }
+        next.logVerbose = v;
+        break;
+      case 'log_format':
+        if (v !== 'default' && v !== 'ISO8601' && v !== 'json') {
+          throw new Error(
+            `invalid argument for 'log_format': expected default, ISO8601 or json, got ${JSON.stringify(v)}`,
+          );
+        }
+        next.format = v;
+        break;
+      default:
+        throw new Error(`unknown log setting '${key}'`);
+    }
+  }
+  Object.assign(settings, next);
+  return logSettingsJson(settings);
 }

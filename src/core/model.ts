@@ -12,13 +12,14 @@ import type { ModelConfig, ModelInstanceGroup, ModelVersionPolicy_Latest } from 
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from './backend.js';
 import { classify } from './classification.js';
 import { asTritonError, TritonError } from './errors.js';
-import type { ExecuteResult, InferenceRequest, InferenceResponse } from './request.js';
+import type { ExecuteResult, ExecuteTimings, InferenceRequest, InferenceResponse } from './request.js';
 import { DefaultScheduler } from './scheduler/default-scheduler.js';
 import { DynamicBatcher, validateDynamicBatching } from './scheduler/dynamic-batcher.js';
 import { runWarmup } from './warmup.js';
 import type { Scheduler } from './scheduler/scheduler.js';
-import { ModelStats } from './stats.js';
+import { ModelStats, type FailureReason } from './stats.js';
 import type { Tensor } from './tensor.js';
+import { nowNs } from './trace.js';
 import { indexTensors, validateRequest, type TensorIndex } from './validate.js';
 
 /**
@@ -65,9 +66,70 @@ export function instancePlacements(config: ModelConfig): Array<InstancePlacement
   return out;
 }
 
+/** Errors produced by model instances' executions (metrics failure reason BACKEND). */
+const backendErrors = new WeakSet<TritonError>();
+
+/** The `nv_inference_request_failure` reason of an error that failed a request. */
+function failureReason(e: TritonError): FailureReason {
+  if (e.code === 'CANCELLED') return 'CANCELED';
+  if (backendErrors.has(e)) return 'BACKEND';
+  if (
+    e.code === 'UNAVAILABLE' &&
+    (e.message === 'Exceeds maximum queue size' || e.message === 'Request timeout expired')
+  ) {
+    return 'REJECTED';
+  }
+  return 'OTHER';
+}
+
+/**
+ * Wraps a model instance for what the core observes at execution: errors it returns are marked as
+ * backend failures, and traced requests get COMPUTE_START, COMPUTE_INPUT_END, COMPUTE_OUTPUT_START and
+ * COMPUTE_END (the middle two placed from the instance's ExecuteTimings). One `.then` per execution.
+ */
+function observedInstance(instance: ModelInstance): ModelInstance {
+  return {
+    name: instance.name,
+    unload: () => instance.unload(),
+    execute(requests: InferenceRequest[]) {
+      let start: bigint | undefined;
+      for (const r of requests) if (r.trace) start ??= nowNs();
+      return instance.execute(requests).then(
+        (out) => {
+          for (const r of out.results) if (r instanceof TritonError) backendErrors.add(r);
+          if (start !== undefined) traceCompute(requests, start, out.timings);
+          return out;
+        },
+        (e: unknown) => {
+          const err = asTritonError(e);
+          backendErrors.add(err);
+          throw err;
+        },
+      );
+    },
+  };
+}
+
+function traceCompute(requests: InferenceRequest[], start: bigint, t: ExecuteTimings): void {
+  const end = nowNs();
+  const inputEnd = start + BigInt(Math.round(t.computeInputNs));
+  let outputStart = end - BigInt(Math.round(t.computeOutputNs));
+  if (outputStart < inputEnd) outputStart = inputEnd;
+  for (const r of requests) {
+    const trace = r.trace;
+    if (!trace) continue;
+    trace.record('COMPUTE_START', start);
+    trace.record('COMPUTE_INPUT_END', inputEnd < end ? inputEnd : end);
+    trace.record('COMPUTE_OUTPUT_START', outputStart < end ? outputStart : end);
+    trace.record('COMPUTE_END', end);
+  }
+}
+
 /** A loaded, servable model version. */
 export class ModelVersion {
   readonly stats = new ModelStats();
+  /** Seconds the version took to load (`nv_model_load_duration_secs`); set by the server. */
+  loadDurationSecs = 0;
   private readonly index: TensorIndex;
   private readonly scheduler: Scheduler;
   private readonly labels = new Map<string, string[]>();
@@ -84,10 +146,11 @@ export class ModelVersion {
     modelDir: string,
   ) {
     this.index = indexTensors(config);
+    const observed = scheduled.map(observedInstance);
     this.scheduler =
       config.dynamic_batching && config.max_batch_size > 0
-        ? new DynamicBatcher(config, scheduled, this.stats)
-        : new DefaultScheduler(scheduled, this.stats);
+        ? new DynamicBatcher(config, observed, this.stats)
+        : new DefaultScheduler(observed, this.stats);
     for (const o of config.output) {
       if (o.label_filename) {
         const text = fs.readFileSync(path.join(modelDir, o.label_filename), 'utf8');
@@ -144,6 +207,11 @@ export class ModelVersion {
     return this.config.name;
   }
 
+  /** True for decoupled models (`model_transaction_policy { decoupled: true }`). */
+  get decoupled(): boolean {
+    return this.config.model_transaction_policy?.decoupled === true;
+  }
+
   /** Requests queued and not yet executing (`nv_inference_pending_request_count`). */
   pendingRequests(): number {
     return this.scheduler.pending();
@@ -156,6 +224,12 @@ export class ModelVersion {
    */
   async infer(req: InferenceRequest): Promise<InferenceResponse> {
     const start = performance.now();
+    const trace = req.trace;
+    if (trace) {
+      trace.modelVersion = this.version;
+      trace.requestId = req.id;
+      trace.record('REQUEST_START');
+    }
     if (!this.accepting)
       throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
     let batchSize: number;
@@ -170,7 +244,12 @@ export class ModelVersion {
       }
     } catch (e) {
       this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
+      trace?.record('REQUEST_END');
       throw e;
+    }
+    if (trace) {
+      trace.record('QUEUE_START');
+      if (trace.tracesTensors) for (const t of req.inputs) trace.tensor('TENSOR_QUEUE_INPUT', t);
     }
     this.inflight++;
     try {
@@ -183,14 +262,16 @@ export class ModelVersion {
         }),
       );
       if (result instanceof TritonError) {
-        this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
+        this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined, failureReason(result));
         throw result;
       }
       const outputs = this.finishOutputs(req, result.outputs);
       this.stats.recordRequest(true, (performance.now() - start) * 1e6, queueMs * 1e6);
+      if (trace?.tracesTensors) for (const t of outputs) trace.tensor('TENSOR_BACKEND_OUTPUT', t);
       return { model: this.name, version: String(this.version), id: req.id, outputs };
     } finally {
       this.inflight--;
+      trace?.record('REQUEST_END');
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import type { TritonError } from './errors.js';
 import type { Tensor } from './tensor.js';
+import type { RequestTrace } from './trace.js';
 
 /** A request or response parameter value (`parameters` map entries). */
 export type ParameterValue = string | number | boolean;
@@ -54,6 +55,11 @@ export interface InferenceRequest {
    * dropped and answered CANCELLED. An `AbortSignal` or the lighter {@link Cancellation}.
    */
   signal?: CancelSignal;
+  /**
+   * The request's trace when it was sampled for tracing (server docs/user_guide/trace.md): the core
+   * records REQUEST_START, QUEUE_START, COMPUTE_*, REQUEST_END on it. Undefined when not traced.
+   */
+  trace?: RequestTrace;
 }
 
 /** The response to an InferenceRequest. */

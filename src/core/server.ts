@@ -15,7 +15,8 @@ import { asTritonError, TritonError } from './errors.js';
 import type { Logger } from './logger.js';
 import { ModelVersion } from './model.js';
 import type { InferenceRequest, InferenceResponse } from './request.js';
-import type { BatchStat, StatDuration } from './stats.js';
+import type { BatchStat, MemoryUsage, ResponseStat, StatDuration } from './stats.js';
+import { TraceManager } from './trace.js';
 
 /** Nereid's version, reported as the server version. */
 export const NEREID_VERSION = '0.1.0';
@@ -27,6 +28,8 @@ export const EXTENSIONS = [
   'binary_tensor_data',
   'parameters',
   'statistics',
+  'trace',
+  'logging',
 ] as const;
 
 /** Model version states as Triton names them (`ModelReadyState`). */
@@ -52,6 +55,8 @@ export interface ServerOptions {
   serverName?: string;
   /** The log. */
   logger: Logger;
+  /** Request tracing (`--trace-config`); tracing is off when absent. */
+  tracer?: TraceManager;
 }
 
 interface VersionEntry {
@@ -118,9 +123,9 @@ export interface ModelStatistics {
     | 'cache_miss',
     StatDuration
   >;
-  response_stats: Record<string, unknown>;
+  response_stats: Record<string, ResponseStat>;
   batch_stats: BatchStat[];
-  memory_usage: unknown[];
+  memory_usage: MemoryUsage[];
 }
 
 /** The server core. */
@@ -129,9 +134,22 @@ export class InferenceServer {
   private readonly backends: Map<string, Backend>;
   private live = true;
   private shuttingDown = false;
+  /** Request tracing (trace extension); off unless configured. */
+  readonly tracer: TraceManager;
 
   constructor(readonly options: ServerOptions) {
     this.backends = new Map(options.backends.map((b) => [b.name, b]));
+    this.tracer = options.tracer ?? TraceManager.disabled(options.logger);
+  }
+
+  /** Every READY model version, ordered by name then version (what the metrics frontend reports). */
+  readyModels(): ModelVersion[] {
+    const out: ModelVersion[] = [];
+    for (const m of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0]))
+        if (v.model && v.state === 'READY') out.push(v.model);
+    }
+    return out;
   }
 
   /** The log. */
@@ -206,6 +224,7 @@ export class InferenceServer {
           logger: log.child(`${source.name}:${version}`),
         };
         log.info(`loading: ${source.name}:${version}`);
+        const loadStart = performance.now();
         try {
           if (!fs.existsSync(ctx.modelPath)) {
             throw new TritonError(
@@ -219,6 +238,7 @@ export class InferenceServer {
             ctx,
             this.options.autoComplete !== false,
           );
+          v.model.loadDurationSecs = (performance.now() - loadStart) / 1000;
           v.state = 'READY';
           log.info(`successfully loaded '${source.name}' version ${version}`);
         } catch (e) {
@@ -376,12 +396,9 @@ export class InferenceServer {
    * @throws TritonError INVALID_ARG (Triton's stats messages) for an unknown or unavailable model.
    */
   statistics(name?: string, version?: string): ModelStatistics[] {
-    const targets: ModelVersion[] = [];
+    let targets: ModelVersion[] = [];
     if (name === undefined || name === '') {
-      for (const m of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-        for (const [, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0]))
-          if (v.model && v.state === 'READY') targets.push(v.model);
-      }
+      targets = this.readyModels();
     } else {
       const m = this.models.get(name);
       if (!m) throw new TritonError('INVALID_ARG', `requested model '${name}' is not available`);
@@ -419,9 +436,9 @@ export class InferenceServer {
           cache_hit: { ...s.cacheHit },
           cache_miss: { ...s.cacheMiss },
         },
-        response_stats: {},
+        response_stats: s.responseStats(),
         batch_stats: s.batchStats(),
-        memory_usage: [],
+        memory_usage: s.memoryUsage.map((m) => ({ ...m })),
       };
     });
   }

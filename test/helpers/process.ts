@@ -31,9 +31,14 @@ export interface NereidProcess {
   exit: Promise<number | null>;
 }
 
-/** Starts `node dist/src/cli/main.js ...args`. */
+/**
+ * Starts `node dist/src/cli/main.js --metrics-port=0 ...args` (metrics on a free port so parallel
+ * tests never collide on 8002; `args` may override it).
+ */
 export function runNereid(args: string[]): NereidProcess {
-  const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN, '--metrics-port=0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -25,6 +25,8 @@ export interface TestServer extends RunningServer {
   url: string;
   /** `grpc://127.0.0.1:<port>` of the gRPC frontend (on a free port unless overridden). */
   grpcUrl: string;
+  /** `http://127.0.0.1:<port>` of the metrics frontend (on a free port unless overridden). */
+  metricsUrl: string;
 }
 
 /** Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is set. */
@@ -39,6 +41,8 @@ export async function serve(
     httpAddress: '127.0.0.1',
     grpcPort: 0,
     grpcAddress: '127.0.0.1',
+    metricsPort: 0,
+    metricsAddress: '127.0.0.1',
     exitOnError: false,
     exitTimeoutSecs: 5,
     ...overrides,
@@ -48,6 +52,7 @@ export async function serve(
     ...server,
     url: `http://127.0.0.1:${server.httpPort}`,
     grpcUrl: `grpc://127.0.0.1:${server.grpcPort}`,
+    metricsUrl: `http://127.0.0.1:${server.metricsPort}`,
   };
 }
 

@@ -8,8 +8,10 @@
  *   ModelStatistics, RepositoryIndex                     answered from the core
  *   ModelInfer                                             unary inference
  *   ModelStreamInfer                                       bidirectional streaming inference
+ *   LogSettings                                            log settings (extension_logging.md)
+ *   TraceSetting                                           trace settings (extension_trace.md)
  *   RepositoryModelLoad/Unload, {System,Cuda}SharedMemory{Status,Register,Unregister},
- *   TraceSetting, LogSettings, Health/Watch                UNIMPLEMENTED with a message saying why
+ *   Health/Watch                                           UNIMPLEMENTED with a message saying why
  *   grpc.health.v1.Health/Check                            SERVING when the server is ready
  *
  * Errors carry Triton's gRPC status for the core's code (`src/grpc/grpc_utils.cc`): INTERNAL,
@@ -19,7 +21,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { modelConfigToJson } from '../../config/index.js';
 import { asTritonError, TritonError, type ErrorCode } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { logSettingsJson, updateLogSettings, type Logger } from '../../core/logger.js';
+import type { RequestTrace } from '../../core/trace.js';
 import type { InferenceServer } from '../../core/server.js';
 import {
   decodeInferRequest,
@@ -34,6 +37,7 @@ import {
   HEALTH_SERVICE,
   INFERENCE_SERVICE,
   MAX_GRPC_MESSAGE_SIZE,
+  hasField,
   messageType,
   serviceDefinition,
 } from './protos.js';
@@ -114,10 +118,29 @@ const UNIMPLEMENTED: Record<string, string> = {
     'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
   CudaSharedMemoryUnregister:
     'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
-  TraceSetting: 'tracing is not implemented by this server yet (trace is not listed in its extensions)',
-  LogSettings:
-    'log settings over the API are not implemented by this server yet (logging is not listed in its extensions)',
 };
+
+/** A LogSettings setting value (oneof bool_param, uint32_param, string_param). */
+type LogSettingValue = { bool_param?: boolean; uint32_param?: number; string_param?: string };
+
+/** Core log settings → LogSettingsResponse settings. */
+function logSettingsMessage(json: ReturnType<typeof logSettingsJson>): Record<string, LogSettingValue> {
+  return {
+    log_file: { string_param: json.log_file },
+    log_info: { bool_param: json.log_info },
+    log_warning: { bool_param: json.log_warning },
+    log_error: { bool_param: json.log_error },
+    log_verbose_level: { uint32_param: json.log_verbose_level },
+    log_format: { string_param: json.log_format },
+  };
+}
+
+/** Trace extension settings → TraceSettingResponse settings (every value a list of strings). */
+function traceSettingsMessage(json: Record<string, string | string[]>): Record<string, { value: string[] }> {
+  const out: Record<string, { value: string[] }> = {};
+  for (const [k, v] of Object.entries(json)) out[k] = { value: Array.isArray(v) ? v : [v] };
+  return out;
+}
 
 /** Stream responses waiting to be written, at most this many before reading pauses. */
 const MAX_PENDING_STREAM_RESPONSES = 4096;
@@ -263,6 +286,36 @@ export class GrpcFrontend {
           reason: m.reason ?? '',
         })),
       })),
+      LogSettings: this.unary((r: { settings?: Record<string, LogSettingValue> }) => {
+        const update: Record<string, unknown> = {};
+        for (const [key, v] of Object.entries(r.settings ?? {})) {
+          const kind = (['bool_param', 'uint32_param', 'string_param'] as const).find((k) => hasField(v, k));
+          update[key] = kind === undefined ? null : v[kind];
+        }
+        let json;
+        try {
+          json = updateLogSettings(this.log.settings, update);
+        } catch (e) {
+          throw new TritonError('INVALID_ARG', (e as Error).message);
+        }
+        return { settings: logSettingsMessage(json) };
+      }),
+      TraceSetting: this.unary(
+        (r: { settings?: Record<string, { value?: string[] }>; model_name?: string }) => {
+          const model = r.model_name ? r.model_name : undefined;
+          if (model !== undefined) core.modelConfig(model);
+          const entries = Object.entries(r.settings ?? {});
+          if (entries.length === 0 && model === undefined) {
+            return { settings: traceSettingsMessage(core.tracer.settings()) };
+          }
+          const update: Record<string, unknown> = {};
+          for (const [key, v] of entries) {
+            const values = v.value ?? [];
+            update[key] = values.length === 0 ? null : key === 'trace_level' ? values : values[0];
+          }
+          return { settings: traceSettingsMessage(core.tracer.update(model, update)) };
+        },
+      ),
       ModelInfer: this.unary((decoded: DecodedInfer, call) => this.infer(decoded, call)),
       ModelStreamInfer: (call: grpc.ServerDuplexStream<DecodedInfer, ModelStreamInferResponseMsg>) =>
         this.streamInfer(call),
@@ -275,20 +328,51 @@ export class GrpcFrontend {
     return handlers;
   }
 
+  /**
+   * Samples a gRPC request for tracing: GRPC_WAITREAD_START/END when its message has been read (grpc-js
+   * hands handlers whole messages, so both mark the handler's start); the W3C `traceparent` metadata
+   * entry is the OpenTelemetry parent.
+   */
+  private startTrace(model: string, metadata: grpc.Metadata): RequestTrace | undefined {
+    const trace = this.core.tracer.start(model, (key) => {
+      const v = metadata.get(key)[0];
+      return v === undefined ? undefined : String(v);
+    });
+    if (trace) {
+      trace.record('GRPC_WAITREAD_START');
+      trace.record('GRPC_WAITREAD_END');
+    }
+    return trace;
+  }
+
+  /** Ends a gRPC trace once the response was handed to grpc-js (GRPC_SEND_END). */
+  private endTrace(trace: RequestTrace | undefined): void {
+    if (!trace) return;
+    setImmediate(() => {
+      trace.record('GRPC_SEND_END');
+      trace.end();
+    });
+  }
+
   /** ModelInfer: unknown models are reported before anything about the tensors (as Triton does). */
   private async infer(decoded: DecodedInfer, call: UnaryCall): Promise<unknown> {
     const msg = decoded.message;
     const version = parseModelVersion(msg.model_version);
     this.core.getModel(msg.model_name, version);
+    const trace = this.core.tracer.enabled ? this.startTrace(msg.model_name, call.metadata) : undefined;
     const request = parseInferRequest(decoded, version);
     const controller = new AbortController();
     const onCancel = () => controller.abort();
     call.once('cancelled', onCancel);
     request.signal = controller.signal;
+    request.trace = trace;
     try {
-      return encodeInferResponse(await this.core.infer(request));
+      const response = await this.core.infer(request);
+      trace?.record('GRPC_SEND_START');
+      return encodeInferResponse(response);
     } finally {
       call.off('cancelled', onCancel);
+      this.endTrace(trace);
     }
   }
 
@@ -300,10 +384,12 @@ export class GrpcFrontend {
   private async streamOne(
     decoded: DecodedInfer,
     inflight: Set<AbortController>,
+    metadata?: grpc.Metadata,
   ): Promise<ModelStreamInferResponseMsg> {
     const msg = decoded.message;
     const controller = new AbortController();
     inflight.add(controller);
+    let trace: RequestTrace | undefined;
     try {
       if (this.closing) {
         throw new TritonError(
@@ -314,9 +400,12 @@ export class GrpcFrontend {
       const version = parseModelVersion(msg.model_version);
       this.core.getModel(msg.model_name, version);
       const state: StreamState = { enableEmptyFinalResponse: false };
+      if (this.core.tracer.enabled && metadata) trace = this.startTrace(msg.model_name, metadata);
       const request = parseInferRequest(decoded, version, state);
       request.signal = controller.signal;
+      request.trace = trace;
       const response = await this.core.infer(request);
+      trace?.record('GRPC_SEND_START');
       return {
         error_message: '',
         infer_response: encodeInferResponse(response, { triton_final_response: { bool_param: true } }),
@@ -336,6 +425,7 @@ export class GrpcFrontend {
       };
     } finally {
       inflight.delete(controller);
+      this.endTrace(trace);
     }
   }
 
@@ -385,7 +475,7 @@ export class GrpcFrontend {
         paused = true;
         call.pause();
       }
-      void this.streamOne(decoded, inflight).then((response) => {
+      void this.streamOne(decoded, inflight, call.metadata).then((response) => {
         slot.response = response;
         flush();
       });

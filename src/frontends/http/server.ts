@@ -10,6 +10,8 @@
  *   POST /v2/models/{m}[/versions/{v}]/infer         inference (JSON, binary tensor data)
  *   GET  /v2/models/stats, /v2/models/{m}[/versions/{v}]/stats   statistics
  *   POST /v2/repository/index                        repository index
+ *   GET|POST /v2/logging                             log settings (extension_logging.md)
+ *   GET|POST /v2[/models/{m}]/trace/setting          trace settings (extension_trace.md)
  *
  * Errors: `{"error": "<message>"}` with Triton's status mapping (INVALID_ARG and friends → 400,
  * NOT_FOUND → 404, UNAVAILABLE → 503, UNSUPPORTED → 501, INTERNAL → 500); wrong verb → 405.
@@ -20,6 +22,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { modelConfigToJson } from '../../config/index.js';
 import { asTritonError, TritonError } from '../../core/errors.js';
+import { logSettingsJson, updateLogSettings } from '../../core/logger.js';
 import { Cancellation } from '../../core/request.js';
 import type { InferenceServer } from '../../core/server.js';
 import { readBody } from './body.js';
@@ -54,7 +57,8 @@ export function httpStatus(e: TritonError): number {
   }
 }
 
-const MODEL_ROUTE = /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?(?:\/(infer|ready|config|stats))?$/;
+const MODEL_ROUTE =
+  /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?(?:\/(infer|ready|config|stats|trace\/setting))?$/;
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -157,6 +161,8 @@ export class HttpFrontend {
     const q = url.indexOf('?');
     const path = q >= 0 ? url.slice(0, q) : url;
     const method = req.method ?? 'GET';
+    const log = this.core.logger;
+    if (log.settings.logVerbose >= 1) log.verbose(1, `HTTP request: ${method} ${path}`);
     const only = (...verbs: string[]) => {
       if (verbs.includes(method)) return true;
       req.resume();
@@ -189,6 +195,9 @@ export class HttpFrontend {
         case 'stats':
           if (only('GET')) sendJson(res, 200, { model_stats: this.core.statistics(name, version) });
           return;
+        case 'trace/setting':
+          if (only('GET', 'POST')) await this.traceSetting(req, res, method, name);
+          return;
         default:
           if (only('GET')) sendJson(res, 200, this.core.modelMetadata(name, version));
           return;
@@ -203,6 +212,21 @@ export class HttpFrontend {
         return;
       case '/v2/health/ready':
         if (only('GET')) sendStatus(res, this.core.isReady());
+        return;
+      case '/v2/logging':
+        if (!only('GET', 'POST')) return;
+        if (method === 'GET') {
+          sendJson(res, 200, logSettingsJson(this.core.logger.settings));
+          return;
+        }
+        try {
+          sendJson(res, 200, updateLogSettings(this.core.logger.settings, await this.jsonObject(req)));
+        } catch (e) {
+          throw e instanceof TritonError ? e : new TritonError('INVALID_ARG', (e as Error).message);
+        }
+        return;
+      case '/v2/trace/setting':
+        if (only('GET', 'POST')) await this.traceSetting(req, res, method, undefined);
         return;
       case '/v2/repository/index': {
         if (!only('POST')) return;
@@ -228,6 +252,41 @@ export class HttpFrontend {
     sendJson(res, 404, { error: 'Not Found' });
   }
 
+  /** Reads a JSON object body ({} when empty). @throws TritonError INVALID_ARG when it is not one. */
+  private async jsonObject(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+    const body = await readBody(req, this.maxInputSize);
+    if (body.data.length === 0) return {};
+    let json: unknown;
+    try {
+      json = JSON.parse(body.data.toString('utf8'));
+    } catch (e) {
+      throw new TritonError(
+        'INVALID_ARG',
+        `failed to parse the request JSON buffer: ${(e as Error).message}`,
+      );
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+      throw new TritonError('INVALID_ARG', 'the request JSON must be an object');
+    }
+    return json as Record<string, unknown>;
+  }
+
+  /** GET/POST `/v2[/models/{m}]/trace/setting` (trace extension). */
+  private async traceSetting(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+    model: string | undefined,
+  ): Promise<void> {
+    if (model !== undefined) this.core.modelConfig(model); // unknown models are an error
+    if (method === 'GET') {
+      req.resume();
+      sendJson(res, 200, this.core.tracer.settings(model));
+      return;
+    }
+    sendJson(res, 200, this.core.tracer.update(model, await this.jsonObject(req)));
+  }
+
   private async infer(
     req: http.IncomingMessage,
     res: http.ServerResponse,
@@ -236,9 +295,11 @@ export class HttpFrontend {
   ): Promise<void> {
     // Unknown models are reported before anything about the body (as Triton does).
     const config = this.core.modelConfig(model, version);
+    const trace = this.core.tracer.enabled ? this.startTrace(req, res, model) : undefined;
     let body;
     try {
       body = await readBody(req, this.maxInputSize);
+      trace?.record('HTTP_RECV_END');
     } catch (e) {
       // Do not read the rest of an oversized or broken body: answer and close the connection.
       res.setHeader('Connection', 'close');
@@ -264,9 +325,11 @@ export class HttpFrontend {
     };
     res.once('close', onClose);
     parsed.request.signal = cancellation;
+    parsed.request.trace = trace;
     const response = await this.core.infer(parsed.request);
     res.off('close', onClose);
     if (res.destroyed) return;
+    trace?.record('HTTP_SEND_START');
     const { header, parts } = encodeInferResponse(response, parsed);
     const encoding = pickEncoding(req.headers['accept-encoding'] as string | undefined);
     const headers: http.OutgoingHttpHeaders = {
@@ -293,5 +356,23 @@ export class HttpFrontend {
     res.write(header);
     for (const p of parts) res.write(p);
     res.end();
+  }
+
+  /**
+   * Samples a request for tracing: HTTP_RECV_START now, HTTP_SEND_END when the response is written,
+   * and the trace ends when the exchange closes (also on errors). The W3C `traceparent` header is the
+   * OpenTelemetry parent.
+   */
+  private startTrace(req: http.IncomingMessage, res: http.ServerResponse, model: string) {
+    const headers = req.headers;
+    const trace = this.core.tracer.start(model, (key) => {
+      const v = headers[key];
+      return Array.isArray(v) ? v[0] : v;
+    });
+    if (!trace) return undefined;
+    trace.record('HTTP_RECV_START');
+    res.once('finish', () => trace.record('HTTP_SEND_END'));
+    res.once('close', () => trace.end());
+    return trace;
   }
 }
