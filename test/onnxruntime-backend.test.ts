@@ -28,6 +28,7 @@ function writeIdentity4(repo: string, name: string, batched: boolean, config: st
 
 describe('ONNX Runtime backend', () => {
   let server: TestServer;
+  const logLines: string[] = [];
 
   before(async () => {
     const repo = tempDir();
@@ -83,6 +84,12 @@ describe('ONNX Runtime backend', () => {
       ),
     );
     writeAddSub(repo, 'autobatch', [1], null);
+    writeAddSub(
+      repo,
+      'auto_kind',
+      [1],
+      addSubConfig('auto_kind', 'instance_group [ { kind: KIND_AUTO count: 1 } ]'),
+    );
     writeIdentity4(
       repo,
       'reshaped',
@@ -98,7 +105,11 @@ describe('ONNX Runtime backend', () => {
       `backend: "onnxruntime"\nmax_batch_size: 0\n` +
         `input [ { name: "X" data_type: TYPE_FP32 dims: [ 4 ] } ]\noutput [ { name: "Y" data_type: TYPE_FP32 dims: [ 4 ] } ]\n`,
     );
-    server = await serve([repo], { backendConfig: { onnxruntime: { 'default-max-batch-size': '16' } } });
+    server = await serve(
+      [repo],
+      { backendConfig: { onnxruntime: { 'default-max-batch-size': '16' } } },
+      { logLines },
+    );
   });
 
   after(() => server.stop());
@@ -127,10 +138,29 @@ describe('ONNX Runtime backend', () => {
     );
   });
 
-  test('a KIND_GPU instance without a CUDA provider fails with what is missing', async () => {
+  test('a KIND_GPU instance on a machine without GPU and CUDA provider fails with what is missing', async () => {
+    // This machine has neither an NVIDIA driver nor the CUDA provider library.
     assert.match(
       await reason('gpu_kind'),
-      /execution accelerator 'cuda' is not available.*libonnxruntime_providers_cuda\.so is not in/,
+      /model 'gpu_kind': instance group 'gpu_kind_0' has kind KIND_GPU but no GPU can be used: no NVIDIA driver: nvidia-smi was not found; ONNX Runtime's CUDA execution provider is not installed \(libonnxruntime_providers_cuda\.so is not in .*; run `nereid setup gpu`\)/,
+    );
+  });
+
+  test('KIND_AUTO falls back to CPU on a machine without a usable GPU, and says why', async () => {
+    const c = (await http(server.url, 'GET', '/v2/models/auto_kind/config')).body;
+    assert.deepEqual(
+      c.instance_group.map((g: { kind: string; count: number }) => [g.kind, g.count]),
+      [['KIND_CPU', 1]],
+    );
+    const r = await http(server.url, 'POST', '/v2/models/auto_kind/infer', { inputs: addSubJsonInputs() });
+    assert.equal(r.status, 200);
+    assert.ok(
+      logLines.some((l) =>
+        /model 'auto_kind': instance group 'auto_kind_0' \(KIND_AUTO\) runs on CPU: no NVIDIA driver: nvidia-smi was not found; ONNX Runtime's CUDA execution provider is not installed/.test(
+          l,
+        ),
+      ),
+      logLines.join('\n'),
     );
   });
 

@@ -10,6 +10,7 @@ import { NEREID_VERSION } from '../core/server.js';
 import { parseTraceConfig } from '../core/trace.js';
 import { parseMetricsConfig } from '../frontends/metrics/metrics.js';
 import { perfCommand } from '../perf/cli.js';
+import { setupCommand } from './setup.js';
 import { defaultServeSettings, startServer, type ServeSettings } from './serve.js';
 
 function parseBool(value: string | boolean): boolean {
@@ -167,7 +168,11 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
       bool('--allow-metrics', 'serve Prometheus metrics at /metrics on the metrics port', d.allowMetrics),
     )
     .addOption(
-      bool('--allow-gpu-metrics', 'GPU metrics (accepted; Nereid has no GPU metrics)', d.allowGpuMetrics),
+      bool(
+        '--allow-gpu-metrics',
+        'GPU metrics: nv_gpu_utilization, nv_gpu_memory_{total,used}_bytes, nv_gpu_power_{usage,limit} per GPU (gpu_uuid label), read with nvidia-smi every --metrics-interval-ms when the machine has NVIDIA GPUs',
+        d.allowGpuMetrics,
+      ),
     )
     .addOption(
       bool(
@@ -280,7 +285,7 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
   // `nereid perf …`: the load generator. Positional options keep the server's flags to `nereid`
   // itself, so `perf`'s own flags (-m, -u, -p, …) never clash with them; without a subcommand the
   // default action above starts the server as before.
-  program.enablePositionalOptions().addCommand(perfCommand());
+  program.enablePositionalOptions().addCommand(perfCommand()).addCommand(setupCommand());
   return program;
 }
 

@@ -69,7 +69,7 @@ export interface ServeSettings {
   log: LogSettings;
   /** Serve Prometheus metrics (`--allow-metrics`, default true). */
   allowMetrics: boolean;
-  /** `--allow-gpu-metrics` (true): accepted; Nereid has no GPU metrics. */
+  /** `--allow-gpu-metrics` (true): `nv_gpu_*` gauges per GPU when the machine has NVIDIA GPUs. */
   allowGpuMetrics: boolean;
   /** `--allow-cpu-metrics` (true): `nv_cpu_utilization`, `nv_cpu_memory_*_bytes`. */
   allowCpuMetrics: boolean;
@@ -227,6 +227,7 @@ export async function startServer(
       port: settings.metricsPort,
       address,
       cpuMetrics: settings.allowCpuMetrics,
+      gpuMetrics: settings.allowGpuMetrics,
       intervalMs: settings.metricsIntervalMs,
       config: settings.metricsConfig,
     });

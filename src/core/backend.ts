@@ -75,6 +75,12 @@ export interface Backend {
    * @throws TritonError naming the model, tensor and mismatch when config and model disagree.
    */
   validate?(config: ModelConfig, ctx: ModelLoadContext, instances: ModelInstance[]): Promise<void>;
+  /**
+   * Whether this backend can place instances on this machine's GPUs: undefined when it can, else
+   * why not (e.g. a missing execution provider). A backend without this method has no GPU support:
+   * KIND_AUTO groups run on CPU and KIND_GPU groups fail to load.
+   */
+  gpuUnavailable?(): string | undefined;
   /** Default instance count for an instance group of `kind` that gives no `count`. */
   defaultInstanceCount?(kind: string): number;
   /**

@@ -19,17 +19,27 @@ import { runWarmup } from './warmup.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import { ModelStats, type FailureReason } from './stats.js';
 import type { Tensor } from './tensor.js';
+import { listGpus, type GpuInventory } from './gpu.js';
 import { nowNs } from './trace.js';
 import { indexTensors, validateRequest, type TensorIndex } from './validate.js';
 
 /**
  * Fills in what Triton's core fills in every config before serving it (core
- * `src/model_config_utils.cc` NormalizeModelConfig): `version_policy` defaults to `latest { 1 }`;
- * no `instance_group` means one group named after the model; each group gets a name
- * (`<model>_<index>` when unnamed), KIND_AUTO resolves to KIND_CPU (no GPU support yet), and a
- * count of 0 becomes the backend's default (2 for ONNX Runtime on CPU).
+ * `src/model_config_utils.cc` NormalizeModelConfig / NormalizeInstanceGroup): `version_policy`
+ * defaults to `latest { 1 }`; no `instance_group` means one group named after the model; each group
+ * gets a name (`<model>_<index>` when unnamed); KIND_AUTO becomes KIND_GPU on every GPU when the
+ * machine has GPUs and the backend can use them, else KIND_CPU (logged); KIND_GPU without `gpus`
+ * means every GPU; a count of 0 becomes the backend's default (2 for ONNX Runtime on CPU).
+ * @param gpus the machine's GPUs (`listGpus()`).
+ * @throws TritonError INVALID_ARG for a KIND_GPU group on a machine without a usable GPU (naming
+ *   what is missing) or one listing a GPU that does not exist.
  */
-export function normalizeConfig(config: ModelConfig, backend: Backend): void {
+export function normalizeConfig(
+  config: ModelConfig,
+  backend: Backend,
+  gpus: GpuInventory = listGpus(),
+  log?: (line: string) => void,
+): void {
   config.version_policy ??= {
     latest: newConfigMessage<ModelVersionPolicy_Latest>('ModelVersionPolicy.Latest', { num_versions: 1 }),
   };
@@ -38,9 +48,43 @@ export function normalizeConfig(config: ModelConfig, backend: Backend): void {
       newConfigMessage<ModelInstanceGroup>('ModelInstanceGroup', { name: config.name }),
     );
   }
+  const ids = gpus.gpus.map((g) => g.index);
+  // Why GPU instances cannot run here ([] when they can).
+  const gpuProblems = () =>
+    [ids.length === 0 ? (gpus.reason ?? 'no GPU found') : undefined, backend.gpuUnavailable?.()].filter(
+      (p): p is string => p !== undefined,
+    );
   config.instance_group.forEach((g, i) => {
     if (!g.name) g.name = `${config.name}_${i}`;
-    if (g.kind === 'KIND_AUTO') g.kind = 'KIND_CPU';
+    if (g.kind === 'KIND_AUTO') {
+      const problems = gpuProblems();
+      if (!backend.gpuUnavailable) problems.push(`backend '${backend.name}' places no instance on a GPU`);
+      if (problems.length === 0) {
+        g.kind = 'KIND_GPU';
+      } else {
+        g.kind = 'KIND_CPU';
+        log?.(
+          `model '${config.name}': instance group '${g.name}' (KIND_AUTO) runs on CPU: ${problems.join('; ')}`,
+        );
+      }
+    }
+    if (g.kind === 'KIND_GPU') {
+      const problems = gpuProblems();
+      if (problems.length > 0) {
+        throw new TritonError(
+          'INVALID_ARG',
+          `model '${config.name}': instance group '${g.name}' has kind KIND_GPU but no GPU can be used: ${problems.join('; ')}`,
+        );
+      }
+      if (g.gpus.length === 0) g.gpus = ids.slice();
+      const unknown = g.gpus.find((id) => !ids.includes(id));
+      if (unknown !== undefined) {
+        throw new TritonError(
+          'INVALID_ARG',
+          `model '${config.name}': instance group '${g.name}' specifies invalid or unsupported gpu id ${unknown}; GPUs available: ${ids.join(', ')}`,
+        );
+      }
+    }
     if (g.count < 1) g.count = backend.defaultInstanceCount?.(g.kind) ?? 1;
   });
 }
@@ -179,7 +223,7 @@ export class ModelVersion {
       throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one input`);
     if (config.output.length === 0)
       throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
-    normalizeConfig(config, backend);
+    normalizeConfig(config, backend, listGpus(), (line) => ctx.logger.info(line));
     validateDynamicBatching(config);
     const placements = instancePlacements(config);
     const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));

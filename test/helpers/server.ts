@@ -11,7 +11,7 @@ import {
   type RunningServer,
   type ServeSettings,
 } from '../../src/cli/serve.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { createLogger, defaultLogSettings, silentLogger } from '../../src/core/logger.js';
 
 /** A fresh temporary directory, removed at process exit. */
 export function tempDir(prefix = 'nereid-test-'): string {
@@ -29,10 +29,14 @@ export interface TestServer extends RunningServer {
   metricsUrl: string;
 }
 
-/** Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is set. */
+/**
+ * Starts a server on a free port over `repositories`, with silent logs unless NEREID_TEST_LOG is
+ * set, or with its log lines (info, warnings, errors) collected into `capture.logLines`.
+ */
 export async function serve(
   repositories: string[],
   overrides: Partial<ServeSettings> = {},
+  capture: { logLines?: string[] } = {},
 ): Promise<TestServer> {
   const settings: ServeSettings = {
     ...defaultServeSettings(),
@@ -47,7 +51,23 @@ export async function serve(
     exitTimeoutSecs: 5,
     ...overrides,
   };
-  const server = await startServer(settings, process.env.NEREID_TEST_LOG ? undefined : silentLogger());
+  const lines = capture.logLines;
+  const logger = lines
+    ? createLogger(defaultLogSettings(), {
+        write: (chunk: string | Uint8Array) => {
+          lines.push(
+            ...chunk
+              .toString()
+              .split('\n')
+              .filter((l) => l !== ''),
+          );
+          return true;
+        },
+      } as unknown as NodeJS.WritableStream)
+    : process.env.NEREID_TEST_LOG
+      ? undefined
+      : silentLogger();
+  const server = await startServer(settings, logger);
   return {
     ...server,
     url: `http://127.0.0.1:${server.httpPort}`,

@@ -13,7 +13,7 @@ import type { InferenceRequest } from '../../core/request.js';
 import { formatShape } from '../../core/tensor.js';
 import { OrtInstance } from './instance.js';
 import type { GraphTensor, TensorSpec } from './protocol.js';
-import { sessionOptions } from './session-options.js';
+import { cudaUnavailable, sessionOptions } from './session-options.js';
 import { fromOrtType } from './types.js';
 
 type Graph = { inputs: GraphTensor[]; outputs: GraphTensor[] };
@@ -209,6 +209,11 @@ export class OnnxRuntimeBackend implements Backend {
   }
 
   /** ONNX models on CPU get 2 instances per group when the group gives no count, as Triton's ORT backend. */
+  /** GPU instances need ONNX Runtime's CUDA execution provider (`nereid setup gpu`). */
+  gpuUnavailable(): string | undefined {
+    return cudaUnavailable();
+  }
+
   defaultInstanceCount(kind: string): number {
     return kind === 'KIND_CPU' ? 2 : 1;
   }
@@ -226,7 +231,7 @@ export class OnnxRuntimeBackend implements Backend {
         placement.name,
         {
           modelPath: ctx.modelPath,
-          sessionOptions: sessionOptions(config, ctx.backendConfig, placement),
+          sessionOptions: sessionOptions(config, ctx.backendConfig, placement, (l) => ctx.logger.warn(l)),
           inputs: specs(config.input),
           outputs,
           maxBatchSize: config.max_batch_size,

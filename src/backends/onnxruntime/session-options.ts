@@ -56,21 +56,184 @@ export function availableProviders(): string[] {
 const KNOWN_GPU = ['tensorrt', 'cuda', 'migraphx', 'rocm'];
 const KNOWN_CPU = ['openvino'];
 
+/** Why this build cannot run instances on a GPU, or undefined when it can (CUDA provider present). */
+export function cudaUnavailable(): string | undefined {
+  if (availableProviders().includes('cuda')) return undefined;
+  return (
+    `ONNX Runtime's CUDA execution provider is not installed (libonnxruntime_providers_cuda.so is not in ` +
+    `${ortLibraryDir()}; run \`nereid setup gpu\`)`
+  );
+}
+
+/**
+ * Triton's TensorRT accelerator parameters → ORT TensorRT EP options (onnxruntime_backend README,
+ * "Parameter mapping between ONNX Runtime and Triton ONNXRuntime Backend"). `trt_*` keys pass
+ * through as they are.
+ */
+const TRT_PARAMETERS: Record<string, { option: string; type: 'int' | 'bool' | 'string' }> = {
+  max_workspace_size_bytes: { option: 'trt_max_workspace_size', type: 'int' },
+  int8_calibration_table_name: { option: 'trt_int8_calibration_table_name', type: 'string' },
+  int8_use_native_calibration_table: { option: 'trt_int8_use_native_calibration_table', type: 'bool' },
+};
+
+/** ORT CUDA EP option names (CUDA-ExecutionProvider.html, "Configuration Options"). */
+const CUDA_OPTIONS = new Set([
+  'device_id',
+  'gpu_mem_limit',
+  'arena_extend_strategy',
+  'cudnn_conv_algo_search',
+  'do_copy_in_default_stream',
+  'cudnn_conv_use_max_workspace',
+  'cudnn_conv1d_pad_to_nc1d',
+  'enable_cuda_graph',
+  'enable_skip_layer_norm_strict_mode',
+  'use_tf32',
+  'prefer_nhwc',
+  'use_ep_level_unified_stream',
+  'tunable_op_enable',
+  'tunable_op_tuning_enable',
+  'tunable_op_max_tuning_duration_ms',
+  'sdpa_kernel',
+  'fuse_conv_bias',
+]);
+
+/** Triton's deprecated top-level CUDA parameters (model `parameters`), with their value names. */
+const CUDA_DEPRECATED: Record<string, Record<string, string> | undefined> = {
+  cudnn_conv_algo_search: { '0': 'EXHAUSTIVE', '1': 'HEURISTIC', '2': 'DEFAULT' },
+  gpu_mem_limit: undefined,
+  arena_extend_strategy: { '0': 'kNextPowerOfTwo', '1': 'kSameAsRequested' },
+  do_copy_in_default_stream: undefined,
+};
+
+function boolOption(model: string, key: string, value: string): string {
+  const v = value.toLowerCase();
+  if (['1', 'true'].includes(v)) return '1';
+  if (['0', 'false'].includes(v)) return '0';
+  throw new TritonError(
+    'INVALID_ARG',
+    `model '${model}': parameter '${key}' must be 1/true or 0/false, got '${value}'`,
+  );
+}
+
+function intOption(model: string, key: string, value: string): string {
+  if (!/^-?[0-9]+$/.test(value.trim())) {
+    throw new TritonError(
+      'INVALID_ARG',
+      `model '${model}': parameter '${key}' must be an integer, got '${value}'`,
+    );
+  }
+  return value.trim();
+}
+
+/**
+ * ORT TensorRT EP options from a `tensorrt` accelerator's parameters.
+ * @throws TritonError INVALID_ARG for an unknown parameter or a bad value (Triton's wording).
+ */
+export function tensorRtOptions(
+  model: string,
+  parameters: Record<string, string>,
+  cudaGraphs: boolean,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(parameters)) {
+    if (key === 'precision_mode') {
+      const mode = value.toUpperCase();
+      if (mode === 'FP16') out.trt_fp16_enable = '1';
+      else if (mode === 'BF16') out.trt_bf16_enable = '1';
+      else if (mode === 'INT8') out.trt_int8_enable = '1';
+      else if (mode !== 'FP32') {
+        throw new TritonError(
+          'INVALID_ARG',
+          `model '${model}': unsupported precision mode '${value}' is provided for TensorRT Execution Accelerator (expected FP32, FP16, BF16 or INT8)`,
+        );
+      }
+      continue;
+    }
+    const known = TRT_PARAMETERS[key];
+    if (known) {
+      out[known.option] =
+        known.type === 'int'
+          ? intOption(model, key, value)
+          : known.type === 'bool'
+            ? boolOption(model, key, value)
+            : value;
+      continue;
+    }
+    if (key.startsWith('trt_')) {
+      out[key] = value;
+      continue;
+    }
+    throw new TritonError(
+      'INVALID_ARG',
+      `model '${model}': unknown parameter '${key}' is provided for TensorRT Execution Accelerator`,
+    );
+  }
+  if (cudaGraphs && out.trt_cuda_graph_enable === undefined) out.trt_cuda_graph_enable = '1';
+  return out;
+}
+
+/**
+ * ORT CUDA EP options from a `cuda` accelerator's parameters, the model's deprecated top-level
+ * parameters (`cudnn_conv_algo_search`, `gpu_mem_limit`, `arena_extend_strategy`,
+ * `do_copy_in_default_stream`) and `optimization.cuda.graphs` (→ `enable_cuda_graph`).
+ * @throws TritonError INVALID_ARG for an option the CUDA EP does not have or a bad value.
+ */
+export function cudaOptions(config: ModelConfig, parameters: Record<string, string>): Record<string, string> {
+  const model = config.name;
+  const out: Record<string, string> = {};
+  for (const [key, values] of Object.entries(CUDA_DEPRECATED)) {
+    const v = modelParameter(config, key);
+    if (v === undefined) continue;
+    if (values) {
+      const name = values[v.trim()];
+      if (!name) {
+        throw new TritonError(
+          'INVALID_ARG',
+          `model '${model}': parameter '${key}' must be one of ${Object.keys(values).join(', ')}, got '${v}'`,
+        );
+      }
+      out[key] = name;
+    } else {
+      out[key] = key === 'gpu_mem_limit' ? intOption(model, key, v) : boolOption(model, key, v);
+    }
+  }
+  if (config.optimization?.cuda?.graphs) out.enable_cuda_graph = '1';
+  for (const [key, value] of Object.entries(parameters)) {
+    if (!CUDA_OPTIONS.has(key)) {
+      throw new TritonError(
+        'INVALID_ARG',
+        `model '${model}': unknown parameter '${key}' is provided for CUDA Execution Accelerator`,
+      );
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
+/** An execution provider for one instance with the ORT options Triton's config asks of it. */
+export interface ProviderChoice {
+  /** `tensorrt`, `cuda`, `openvino`, `cpu`. */
+  name: string;
+  /** ORT provider options by ORT's names (device_id excluded), as strings. */
+  options: Record<string, string>;
+}
+
 /**
  * Execution providers for one instance, in priority order: the config's accelerators for its kind,
- * then CUDA for a GPU instance, then CPU (always last, as Triton's ORT backend does).
- * @throws TritonError INVALID_ARG for an unknown accelerator, UNAVAILABLE for a known provider this
- *   onnxruntime-node build lacks (naming the provider and what is missing).
+ * then CUDA for a GPU instance (TensorRT's fallback for the nodes it cannot take), then CPU (always
+ * last, as Triton's ORT backend does), each with the options mapped from the config.
+ * @throws TritonError INVALID_ARG for an unknown accelerator or parameter, UNAVAILABLE for a known
+ *   provider this onnxruntime-node build lacks (naming the provider and what is missing).
  */
-export function executionProviders(config: ModelConfig, placement: InstancePlacement): unknown[] {
+export function chooseProviders(config: ModelConfig, placement: InstancePlacement): ProviderChoice[] {
   const accel = config.optimization?.execution_accelerators;
-  const providers: unknown[] = [];
+  const providers: ProviderChoice[] = [];
   const available = availableProviders();
   const need = (name: string) => {
     if (available.includes(name)) return;
     const file = `libonnxruntime_providers_${name}.so`;
     const how = ['cuda', 'tensorrt'].includes(name)
-      ? ` (${file} is not in ${ortLibraryDir()}; see the README's GPU section)`
+      ? ` (${file} is not in ${ortLibraryDir()}; run \`nereid setup gpu\`)`
       : ' (onnxruntime-node from npm does not ship it)';
     throw new TritonError(
       'UNAVAILABLE',
@@ -93,22 +256,53 @@ export function executionProviders(config: ModelConfig, placement: InstancePlace
   known(gpuAccels, KNOWN_GPU, 'gpu_execution_accelerator');
   known(cpuAccels, KNOWN_CPU, 'cpu_execution_accelerator');
   if (placement.kind === 'KIND_GPU') {
+    const graphs = config.optimization?.cuda?.graphs === true;
+    let cudaParams: Record<string, string> = {};
     for (const a of gpuAccels) {
-      need(a.name);
-      providers.push({ name: a.name, deviceId: placement.deviceId, ...a.parameters });
+      if (a.name === 'cuda') {
+        cudaParams = a.parameters;
+        continue;
+      }
+      if (a.name === 'tensorrt') {
+        const options = tensorRtOptions(config.name, a.parameters, graphs);
+        need('tensorrt');
+        providers.push({ name: 'tensorrt', options });
+        continue;
+      }
+      need(a.name); // migraphx, rocm: never in this build
     }
+    const options = cudaOptions(config, cudaParams);
     need('cuda');
-    if (!providers.some((p) => (p as { name: string }).name === 'cuda')) {
-      providers.push({ name: 'cuda', deviceId: placement.deviceId });
-    }
+    providers.push({ name: 'cuda', options });
   } else {
     for (const a of cpuAccels) {
       need(a.name);
-      providers.push({ name: a.name, ...a.parameters });
+      providers.push({ name: a.name, options: { ...a.parameters } });
     }
   }
-  providers.push('cpu');
+  providers.push({ name: 'cpu', options: {} });
   return providers;
+}
+
+/**
+ * The `executionProviders` session option for onnxruntime-node: the chosen providers with the
+ * instance's device id. onnxruntime-node's binding hands the CUDA and TensorRT providers their
+ * device id and nothing else (js/node/src/session_options_helper.cc), so other mapped options are
+ * returned in `notApplied` for the caller to report.
+ */
+export function executionProviders(
+  config: ModelConfig,
+  placement: InstancePlacement,
+): { providers: unknown[]; notApplied: string[] } {
+  const notApplied: string[] = [];
+  const providers = chooseProviders(config, placement).map((p) => {
+    if (p.name === 'cpu') return 'cpu';
+    for (const [k, v] of Object.entries(p.options)) notApplied.push(`${p.name} ${k}=${v}`);
+    return p.name === 'cuda' || p.name === 'tensorrt'
+      ? { name: p.name, deviceId: placement.deviceId }
+      : { name: p.name };
+  });
+  return { providers, notApplied };
 }
 
 /**
@@ -120,12 +314,15 @@ export function executionProviders(config: ModelConfig, placement: InstancePlace
  * cannot share a pool), else Nereid's default of ⌊cores ÷ instances⌋ (at least 1) so the instances
  * of a model do not oversubscribe the machine. When instances × threads exceed the cores anyway,
  * ORT's spinning is turned off (`session.intra_op.allow_spinning = 0`).
- * Graph level (`optimization.graph.level`): -1 → basic, 1 → extended, otherwise all.
+ * Graph level (`optimization.graph.level`, onnxruntime_backend README): -1 → basic, 1 → extended,
+ * 2 → disabled, otherwise (0, unset) all. GPU provider options that onnxruntime-node cannot apply
+ * are reported once per model through `log`.
  */
 export function sessionOptions(
   config: ModelConfig,
   backendConfig: Record<string, string>,
   placement: InstancePlacement,
+  log?: (line: string) => void,
 ): Record<string, unknown> {
   const m = config.name;
   const cores = os.availableParallelism();
@@ -146,11 +343,19 @@ export function sessionOptions(
     intSetting('inter_op_thread_count', backendConfig['inter_op_thread_count'], m);
   const mode = intSetting('execution_mode', modelParameter(config, 'execution_mode'), m);
   const level = config.optimization?.graph?.level ?? 0;
+  const { providers, notApplied } = executionProviders(config, placement);
+  if (notApplied.length > 0 && placement.index === 0) {
+    log?.(
+      `model '${m}': onnxruntime-node passes only the device id to GPU execution providers; ` +
+        `not applied: ${notApplied.join(', ')}`,
+    );
+  }
   const opts: Record<string, unknown> = {
     intraOpNumThreads: intra,
-    graphOptimizationLevel: level === -1 ? 'basic' : level === 1 ? 'extended' : 'all',
+    graphOptimizationLevel:
+      level === -1 ? 'basic' : level === 1 ? 'extended' : level === 2 ? 'disabled' : 'all',
     executionMode: mode === 1 ? 'parallel' : 'sequential',
-    executionProviders: executionProviders(config, placement),
+    executionProviders: providers,
     logSeverityLevel: 3,
   };
   if (inter !== undefined) opts.interOpNumThreads = inter;

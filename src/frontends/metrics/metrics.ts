@@ -14,6 +14,8 @@
  *   nv_inference_pending_request_count                               gauge    queued, not yet executing
  *   nv_model_load_duration_secs                                      gauge    s
  *   nv_cpu_utilization, nv_cpu_memory_{total,used}_bytes             gauge    no labels (--allow-cpu-metrics)
+ *   nv_gpu_utilization, nv_gpu_memory_{total,used}_bytes,
+ *   nv_gpu_power_{usage,limit}                                         gauge    gpu_uuid (--allow-gpu-metrics, GPUs present)
  *   nv_inference_{request,queue,compute_input,compute_infer,compute_output}_summary_us
  *                                                                    summary  µs (--metrics-config summary_latencies=true)
  *   nv_inference_first_response_histogram_ms                         histogram ms, decoupled models only
@@ -26,6 +28,7 @@
  * (`nv_cache_*_per_model`) appear only for models with a response cache, which Nereid does not
  * have yet; GPU metrics are not produced (no GPU support).
  */
+import type { GpuSample } from '../../core/gpu.js';
 import * as client from 'prom-client';
 import type { ModelVersion } from '../../core/model.js';
 import type { InferenceServer } from '../../core/server.js';
@@ -152,6 +155,15 @@ export class NereidMetrics {
   readonly registry = new client.Registry();
   private readonly labels = new WeakMap<ModelVersion, Labels>();
   private cpu: { util: client.Gauge; total: client.Gauge; used: client.Gauge } | undefined;
+  private gpu:
+    | {
+        util: client.Gauge;
+        total: client.Gauge;
+        used: client.Gauge;
+        power: client.Gauge;
+        limit: client.Gauge;
+      }
+    | undefined;
 
   /**
    * @param core the server whose READY model versions are reported.
@@ -252,6 +264,36 @@ export class NereidMetrics {
       };
     }
     if (config.summaryLatencies || config.histogramLatencies) this.installObservers(models());
+  }
+
+  /**
+   * Registers Triton's GPU gauges, labelled `gpu_uuid` (`--allow-gpu-metrics` on a machine with
+   * GPUs; server docs/user_guide/metrics.md "GPU Metrics"); `setGpus` updates them.
+   */
+  enableGpuMetrics(): void {
+    if (this.gpu) return;
+    const g = (name: string, help: string) =>
+      new client.Gauge({ name, help, labelNames: ['gpu_uuid'], registers: [this.registry] });
+    this.gpu = {
+      util: g('nv_gpu_utilization', 'GPU utilization rate [0.0 - 1.0)'),
+      total: g('nv_gpu_memory_total_bytes', 'GPU total memory, in bytes'),
+      used: g('nv_gpu_memory_used_bytes', 'GPU used memory, in bytes'),
+      power: g('nv_gpu_power_usage', 'GPU power usage in watts'),
+      limit: g('nv_gpu_power_limit', 'GPU power management limit in watts'),
+    };
+  }
+
+  /** Sets the GPU gauges from one sample per GPU (no-op before `enableGpuMetrics`). */
+  setGpus(samples: GpuSample[]): void {
+    if (!this.gpu) return;
+    for (const s of samples) {
+      const labels = { gpu_uuid: s.uuid };
+      this.gpu.util.set(labels, s.utilization);
+      this.gpu.total.set(labels, s.memoryTotalBytes);
+      this.gpu.used.set(labels, s.memoryUsedBytes);
+      this.gpu.power.set(labels, s.powerUsageWatts);
+      this.gpu.limit.set(labels, s.powerLimitWatts);
+    }
   }
 
   private labelsOf(m: ModelVersion): Labels {

@@ -7,6 +7,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../core/logger.js';
 import type { InferenceServer } from '../../core/server.js';
+import { listGpus, sampleGpus } from '../../core/gpu.js';
 import { CpuSampler } from './cpu.js';
 import { defaultMetricsConfig, NereidMetrics, type MetricsConfig } from './metrics.js';
 
@@ -18,7 +19,12 @@ export interface MetricsOptions {
   address?: string;
   /** `--allow-cpu-metrics` (true): `nv_cpu_utilization`, `nv_cpu_memory_{total,used}_bytes`. */
   cpuMetrics?: boolean;
-  /** `--metrics-interval-ms` (2000): ms between CPU samples. */
+  /**
+   * `--allow-gpu-metrics` (true): `nv_gpu_utilization`, `nv_gpu_memory_{total,used}_bytes`,
+   * `nv_gpu_power_{usage,limit}` per GPU, when the machine has NVIDIA GPUs (read with nvidia-smi).
+   */
+  gpuMetrics?: boolean;
+  /** `--metrics-interval-ms` (2000): ms between CPU and GPU samples. */
   intervalMs?: number;
   /** `--metrics-config`. */
   config?: MetricsConfig;
@@ -30,6 +36,7 @@ export class MetricsFrontend {
   readonly metrics: NereidMetrics;
   private readonly server: http.Server;
   private timer: NodeJS.Timeout | undefined;
+  private gpuTimer: NodeJS.Timeout | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -74,6 +81,7 @@ export class MetricsFrontend {
   /** Starts sampling CPU metrics and listening; resolves with the bound port. @throws Error when the port is taken. */
   async listen(): Promise<number> {
     if (this.options.cpuMetrics ?? true) await this.startCpuSampling();
+    if ((this.options.gpuMetrics ?? true) && listGpus().gpus.length > 0) await this.startGpuSampling();
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.address ?? '0.0.0.0', () => {
@@ -100,9 +108,18 @@ export class MetricsFrontend {
     this.timer.unref();
   }
 
+  private async startGpuSampling(): Promise<void> {
+    this.metrics.enableGpuMetrics();
+    const sample = async () => this.metrics.setGpus(await sampleGpus());
+    await sample();
+    this.gpuTimer = setInterval(() => void sample(), Math.max(1, this.options.intervalMs ?? 2000));
+    this.gpuTimer.unref();
+  }
+
   /** Stops sampling and closes the listener (open scrapes finish). */
   close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.gpuTimer) clearInterval(this.gpuTimer);
     this.metrics.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
