@@ -6,16 +6,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Feed } from './ceiling.js';
 
-const { modelPath, intraOpThreads, feeds, warmupRuns } = workerData as {
+const { modelPath, intraOpThreads, feeds, warmupRuns, executionProviders } = workerData as {
   modelPath: string;
   intraOpThreads: number;
   feeds: Record<string, Feed>;
   warmupRuns: number;
+  executionProviders: string[];
 };
 const session = await ort.InferenceSession.create(modelPath, {
   intraOpNumThreads: intraOpThreads,
   interOpNumThreads: 1,
   extra: { session: { intra_op: { allow_spinning: '0' } } },
+  executionProviders,
 });
 const views = { int64: BigInt64Array, float32: Float32Array, int32: Int32Array } as const;
 const tensors: Record<string, ort.Tensor> = {};

@@ -25,6 +25,7 @@ export interface CeilingResult {
  * per worker; all workers start together once every one has warmed up, and each finishes the run in
  * progress at the deadline (throughput = all runs ÷ time until the last one ended).
  * @param batch rows per run (the feeds' first dim).
+ * @param executionProviders onnxruntime-node `executionProviders` (e.g. `[{ name: 'cuda', deviceId: 0 }]`).
  */
 export async function measureCeiling(
   modelPath: string,
@@ -34,11 +35,12 @@ export async function measureCeiling(
   intraOpThreads: number,
   seconds: number,
   warmupRuns = 2,
+  executionProviders: unknown[] = ['cpu'],
 ): Promise<CeilingResult> {
   const url = new URL('./ceiling-worker.js', import.meta.url);
   const threads = Array.from(
     { length: workers },
-    () => new Worker(url, { workerData: { modelPath, intraOpThreads, feeds, warmupRuns } }),
+    () => new Worker(url, { workerData: { modelPath, intraOpThreads, feeds, warmupRuns, executionProviders } }),
   );
   try {
     await Promise.all(

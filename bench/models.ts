@@ -4,6 +4,7 @@
  * `/usr/bin/python3` and python3-torch / python3-onnx / python3-numpy) and cached under
  * `.cache/models/` so tests and benchmarks generate each model once.
  */
+import type { Feed } from './ceiling.js';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -136,3 +137,14 @@ export function linkModel(repo: string, name: string, modelDir: string): void {
   fs.mkdirSync(repo, { recursive: true });
   fs.symlinkSync(modelDir, path.join(repo, name), 'dir');
 }
+
+/** FinalNet feeds of `batch` rows with valid ids for every field. */
+export function finalNetFeeds(vocab: number[], batch: number): Record<string, Feed> {
+  const feeds: Record<string, Feed> = {};
+  vocab.forEach((v, i) => {
+    const a = BigInt64Array.from({ length: batch }, (_, k) => BigInt((k * 7919 + i) % v));
+    feeds[`input_${i}`] = { type: 'int64', dims: [batch, 1], data: a.buffer };
+  });
+  return feeds;
+}
+

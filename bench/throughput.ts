@@ -20,8 +20,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
-import { measureCeiling, type Feed } from './ceiling.js';
-import { ensureFinalNet, projectRoot } from './models.js';
+import { measureCeiling } from './ceiling.js';
+import { ensureFinalNet, finalNetFeeds, projectRoot } from './models.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -59,16 +59,6 @@ function startNereid(repo: string, httpPort: number, grpcPort: number): ChildPro
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
-}
-
-/** FinalNet feeds of `batch` rows with valid ids for every field. */
-function finalNetFeeds(vocab: number[], batch: number): Record<string, Feed> {
-  const feeds: Record<string, Feed> = {};
-  vocab.forEach((v, i) => {
-    const a = BigInt64Array.from({ length: batch }, (_, k) => BigInt((k * 7919 + i) % v));
-    feeds[`input_${i}`] = { type: 'int64', dims: [batch, 1], data: a.buffer };
-  });
-  return feeds;
 }
 
 function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
