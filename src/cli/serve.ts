@@ -3,6 +3,7 @@
  * CLI and by tests that need a real server on real sockets.
  */
 import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
+import { PythonBackend } from '../backends/python/backend.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
 import { InferenceServer } from '../core/server.js';
 import { GrpcFrontend, type GrpcCompressionLevel } from '../frontends/grpc/server.js';
@@ -124,7 +125,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const core = new InferenceServer({
     repositories: settings.repositories,
-    backends: [new OnnxRuntimeBackend()],
+    backends: [new OnnxRuntimeBackend(), new PythonBackend()],
     backendConfig: settings.backendConfig,
     autoComplete: settings.autoComplete,
     strictReadiness: settings.strictReadiness,
