@@ -57,6 +57,10 @@ class TritonPythonModel:
             time.sleep(delay)
 
     def execute(self, requests):
+        delay = float(self.model_config["parameters"].get("EXEC_DELAY", {}).get("string_value", "0"))
+        if delay:
+            import time
+            time.sleep(delay)
         responses = []
         for request in requests:
             in_0 = pb_utils.get_input_tensor_by_name(request, "INPUT0")
