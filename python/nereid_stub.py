@@ -1,10 +1,11 @@
 """Nereid's Python stub: runs one instance of a ``model.py`` (``TritonPythonModel``) for the server.
 
-Started by src/backends/python/instance.ts as ``<python> nereid_stub.py`` with file descriptor 3 a
-Unix stream socket to the server. stdout and stderr are left to the model: the server copies their
-lines into its log, prefixed with the model and instance names.
+Started by src/backends/python/instance.ts as ``<python> nereid_stub.py <socket path>``: the stub
+listens on that Unix socket, the server connects, and the path is removed. stdout and stderr are
+left to the model: the server copies their lines into its log, prefixed with the model and
+instance names.
 
-Framing on fd 3, both directions (documented in src/backends/python/protocol.ts):
+Framing on the socket, both directions (documented in src/backends/python/protocol.ts):
 
     u32 LE  meta length M
     u64 LE  payload length P
@@ -39,7 +40,6 @@ import numpy as np  # noqa: E402
 
 import triton_python_backend_utils as pb_utils  # noqa: E402
 
-FD = 3
 PREFIX = struct.Struct("<IQ")
 CODE_INTERNAL = 1
 
@@ -61,20 +61,36 @@ def error_of(e):
 
 
 class Channel:
-    """Frame reading and writing on fd 3 (reads from one thread, writes from any)."""
+    """Frame reading and writing on the socket to the server (reads from one thread, writes from any)."""
 
-    def __init__(self, fd):
-        os.set_blocking(fd, True)
+    def __init__(self, path):
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(path)
+        server.listen(1)
+        self.sock, _ = server.accept()
+        server.close()
         try:
-            s = socket.socket(fileno=fd)
-            for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
-                s.setsockopt(socket.SOL_SOCKET, opt, 4 << 20)
-            s.detach()
+            os.unlink(path)
         except OSError:
             pass
+        for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, opt, 4 << 20)
+            except OSError:
+                pass
+        fd = self.sock.fileno()
         self.fd = fd
         self.reader = io.open(fd, "rb", buffering=1 << 16, closefd=False)
         self.lock = threading.Lock()
+        self.shm_fd = None
+
+    def open_shm(self, path):
+        """Opens the shared-memory file the server writes large execute inputs into."""
+        try:
+            self.shm_fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            self.shm_fd = None
+        return self.shm_fd is not None
 
     def _read_exact(self, n):
         data = self.reader.read(n)
@@ -96,15 +112,20 @@ class Channel:
         meta_len, payload_len = PREFIX.unpack(self._read_exact(PREFIX.size))
         meta = json.loads(self._read_exact(meta_len))
         tensors = []
+        shm = meta.get("shm")
+        offset = shm[0] if shm else 0
         for name, datatype, shape, size in meta.get("tensors", ()):
-            if datatype == "BYTES":
-                raw = bytearray(size)
+            raw = bytearray(size) if datatype == "BYTES" else np.empty(size, dtype=np.uint8)
+            if size and shm:
+                got = os.preadv(self.shm_fd, [raw], offset)
+                if got != size:
+                    raise EOFError
+                offset += size
+            elif size:
                 self._readinto(raw)
+            if datatype == "BYTES":
                 array = pb_utils.deserialize_bytes_tensor(raw).reshape(shape)
             else:
-                raw = np.empty(size, dtype=np.uint8)
-                if size:
-                    self._readinto(raw)
                 array = raw.view(pb_utils._WIRE_TO_NUMPY[datatype]).reshape(shape)
             t = pb_utils.Tensor.__new__(pb_utils.Tensor)
             t._name = name
@@ -286,7 +307,7 @@ class Stub:
 
     def read_loop(self):
         """Reader thread: executes and control messages go to the main thread; BLS answers and
-        cancellations are handled here. The end of fd 3 (server gone) ends the process."""
+        cancellations are handled here. The end of the socket (server gone) ends the process."""
         try:
             while True:
                 meta, tensors = self.channel.read()
@@ -425,6 +446,7 @@ class Stub:
             self.auto_complete(meta)
             return
         args = meta["args"]
+        shm = bool(meta.get("shm_path")) and self.channel.open_shm(meta["shm_path"])
         self.instance_name = args["model_instance_name"]
         self.decoupled = bool(meta.get("decoupled"))
         try:
@@ -440,7 +462,7 @@ class Stub:
             sys.stdout.flush()
             os._exit(0)
         has_is_ready = callable(getattr(self.model, "is_ready", None))
-        self.channel.send({"t": "ready", "pid": os.getpid(), "has_is_ready": has_is_ready})
+        self.channel.send({"t": "ready", "pid": os.getpid(), "has_is_ready": has_is_ready, "shm": shm})
         threading.Thread(target=self.read_loop, name="reader", daemon=True).start()
         while True:
             meta, tensors = self.work.get()
@@ -487,4 +509,4 @@ class Stub:
 
 
 if __name__ == "__main__":
-    Stub(Channel(FD)).run()
+    Stub(Channel(sys.argv[1])).run()

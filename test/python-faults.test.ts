@@ -104,7 +104,13 @@ describe('Python backend faults', () => {
       const loops = [load('simple', simpleBody), load('simple_identity', identityBody)];
 
       const inflight = http(url, 'POST', '/v2/models/add_sub/infer', addSubBody);
-      await new Promise((r) => setTimeout(r, 100)); // executing (execute sleeps 0.3 s)
+      // Wait until the request is in the stub (execute sleeps 0.3 s), not queued.
+      const model = server.core.getModel('add_sub');
+      await waitFor(
+        'the request to execute',
+        () => model.inflightRequests === 1 && model.pendingRequests() === 0,
+      );
+      await new Promise((r) => setTimeout(r, 50));
       process.kill(pid, 'SIGKILL');
       const failed = await inflight;
       assert.equal(failed.status, 500);

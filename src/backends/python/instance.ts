@@ -13,7 +13,11 @@
  * - BLS: the stub's `bls` frames run on the server through `ModelLoadContext.infer/inferStream`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
 import type { Socket } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { ModelInstance } from '../../core/backend.js';
 import { asTritonError, TritonError } from '../../core/errors.js';
@@ -75,31 +79,29 @@ const RESTART_DELAYS_MS = [0, 250, 500, 1000, 2000, 5000];
 /** Attempts to start a stub at load time when it dies (not when initialize raises). */
 const START_ATTEMPTS = 3;
 
-/** A stub process and its socket. */
+let socketSeq = 0;
+
+/** A stub process and the socket to it. */
 class Stub {
   readonly child: ChildProcess;
-  private readonly socket: Socket;
+  private socket: Socket | undefined;
+  /** Frames written before the socket is connected. */
+  private queued: Uint8Array[][] = [];
   /** Set when the process exited: how it ended, for messages. */
   exit: string | undefined;
   /** Resolves when the process has exited. */
   readonly exited: Promise<void>;
 
   constructor(
-    settings: StubSettings,
+    private readonly settings: StubSettings,
     onFrame: (frame: Frame) => void,
     onExit: (stub: Stub, how: string) => void,
   ) {
-    this.child = spawn(settings.python, [settings.stubPath], {
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    const socketPath = path.join(os.tmpdir(), `nereid-${process.pid}-${++socketSeq}.sock`);
+    this.child = spawn(settings.python, [settings.stubPath, socketPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
       env: settings.env,
     });
-    this.socket = this.child.stdio[3] as Socket;
-    const reader = new FrameReader(onFrame, (e) => {
-      settings.logger.error(`${e.message}; stopping the stub`);
-      this.kill();
-    });
-    this.socket.on('data', (chunk: Buffer) => reader.push(chunk));
-    this.socket.on('error', () => undefined); // the 'exit' event reports the failure
     const log = settings.logger;
     readline.createInterface({ input: this.child.stdout! }).on('line', (line) => log.info(line));
     readline.createInterface({ input: this.child.stderr! }).on('line', (line) => log.warn(line));
@@ -107,31 +109,135 @@ class Stub {
       const done = (how: string) => {
         if (this.exit !== undefined) return;
         this.exit = how;
+        this.socket?.destroy();
+        fs.rm(socketPath, { force: true }, () => undefined);
+        this.closeShm();
         resolve();
         onExit(this, how);
       };
       this.child.once('exit', (code, signal) => done(signal ? `killed by ${signal}` : `exit code ${code}`));
       this.child.once('error', (e) => done(`could not start '${settings.python}': ${e.message}`));
     });
+    try {
+      this.shmPath = path.join(SHM_DIR, `nereid-${process.pid}-${socketSeq}.shm`);
+      this.shmFd = fs.openSync(this.shmPath, 'w+', 0o600);
+    } catch {
+      this.shmPath = undefined;
+    }
+    const reader = new FrameReader(onFrame, (e) => {
+      log.error(`${e.message}; stopping the stub`);
+      this.kill();
+    });
+    void this.connect(socketPath, reader);
   }
 
-  /** Writes one frame (dropped when the process is gone). */
-  send(meta: Meta, tensors?: readonly Tensor[]): void {
-    if (this.exit !== undefined || this.socket.destroyed) return;
-    const parts = encodeFrame(meta, tensors);
+  /** Connects to the stub's socket (retrying until it listens) and sends what was queued. */
+  private async connect(socketPath: string, reader: FrameReader): Promise<void> {
+    for (let delay = 2; this.exit === undefined; delay = Math.min(delay * 2, 50)) {
+      const socket = await new Promise<Socket | undefined>((resolve) => {
+        const s = net.connect({
+          path: socketPath,
+          onread: {
+            buffer: () => reader.nextBuffer(),
+            callback: (n: number) => {
+              reader.onRead(n);
+              return true;
+            },
+          },
+        });
+        s.once('connect', () => resolve(s));
+        s.once('error', () => resolve(undefined));
+      });
+      if (socket) {
+        if (this.exit !== undefined) {
+          socket.destroy();
+          return;
+        }
+        socket.on('error', () => undefined); // the 'exit' event reports the failure
+        this.socket = socket;
+        for (const parts of this.queued) this.write(parts);
+        this.queued = [];
+        return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private write(parts: Uint8Array[]): void {
+    const socket = this.socket!;
     if (parts.length === 1) {
-      this.socket.write(parts[0]);
+      socket.write(parts[0]);
       return;
     }
-    this.socket.cork();
-    for (const p of parts) this.socket.write(p);
-    this.socket.uncork();
+    socket.cork();
+    for (const p of parts) socket.write(p);
+    socket.uncork();
+  }
+
+  /** Writes one frame (queued until connected; dropped when the process is gone). */
+  send(meta: Meta, tensors?: readonly Tensor[]): void {
+    if (this.exit !== undefined) return;
+    const parts = encodeFrame(meta, tensors);
+    if (!this.socket) this.queued.push(parts);
+    else if (!this.socket.destroyed) this.write(parts);
   }
 
   kill(): void {
     if (this.exit === undefined) this.child.kill('SIGKILL');
   }
+
+  /** Path of the shared-memory file for large execute inputs (undefined when unavailable). */
+  shmPath: string | undefined;
+  private shmFd: number | undefined;
+  /** The execute whose inputs are in the shared-memory file and not yet answered. */
+  shmOwner: number | undefined;
+
+  /** Removes the shared-memory file's name (once the stub has opened it) or closes it entirely. */
+  closeShm(keepOpen = false): void {
+    if (this.shmPath) fs.rm(this.shmPath, { force: true }, () => undefined);
+    this.shmPath = undefined;
+    if (!keepOpen && this.shmFd !== undefined) {
+      fs.closeSync(this.shmFd);
+      this.shmFd = undefined;
+    }
+  }
+
+  /**
+   * Sends an execute frame whose tensors go through the shared-memory file (one pwritev of the
+   * requests' buffers; the stub preadv's them into its numpy arrays) when the file is free and the
+   * payload is large; otherwise through the socket.
+   */
+  sendExecute(id: number, meta: Meta, tensors: readonly Tensor[]): void {
+    let total = 0;
+    for (const t of tensors) total += t.data.byteLength;
+    if (this.shmFd !== undefined && this.shmOwner === undefined && total >= SHM_MIN_BYTES && this.socket) {
+      try {
+        const written = fs.writevSync(
+          this.shmFd,
+          tensors.map((t) => t.data),
+          0,
+        );
+        if (written === total) {
+          meta.tensors = tensors.map((t) => [t.name, t.datatype, t.shape, t.data.byteLength]);
+          meta.shm = [0, total];
+          this.shmOwner = id;
+          this.send(meta);
+          return;
+        }
+      } catch {
+        // e.g. ENOSPC on a small /dev/shm: use the socket from now on.
+      }
+      fs.closeSync(this.shmFd);
+      this.shmFd = undefined;
+    }
+    this.send(meta, tensors);
+  }
 }
+
+/** Folder of the shared-memory files. */
+const SHM_DIR = fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir();
+/** Execute payloads from this size go through the shared-memory file. */
+const SHM_MIN_BYTES = 256 * 1024;
 
 /** An execute in flight on the stub. */
 interface Execution {
@@ -232,6 +338,7 @@ export class PythonInstance implements ModelInstance {
         model_path: s.modelPath,
         args: s.args,
         decoupled: s.decoupled,
+        shm_path: stub.shmPath,
       });
     })
       .then((pid) => {
@@ -296,7 +403,7 @@ export class PythonInstance implements ModelInstance {
         cleanup: () => detach.forEach((d) => d()),
         start: performance.now(),
       });
-      stub.send({ t: 'execute', id, requests: wire }, tensors);
+      stub.sendExecute(id, { t: 'execute', id, requests: wire }, tensors);
     });
   }
 
@@ -335,6 +442,7 @@ export class PythonInstance implements ModelInstance {
     switch (meta.t) {
       case 'ready':
         this.hasIsReady = meta.has_is_ready === true;
+        stub.closeShm(meta.shm === true);
         this.pendingInit?.resolve(meta.pid as number);
         return;
       case 'init_error':
@@ -383,6 +491,7 @@ export class PythonInstance implements ModelInstance {
 
   private onResponses(meta: Meta, tensors: Tensor[]): void {
     const id = meta.id as number;
+    if (this.stub?.shmOwner === id) this.stub.shmOwner = undefined;
     const ex = this.executions.get(id);
     if (!ex) return;
     this.executions.delete(id);
@@ -400,6 +509,7 @@ export class PythonInstance implements ModelInstance {
 
   private onExecuted(meta: Meta): void {
     const id = meta.id as number;
+    if (this.stub?.shmOwner === id) this.stub.shmOwner = undefined;
     const ex = this.executions.get(id);
     if (!ex) return;
     ex.executed = true;

@@ -1,9 +1,11 @@
 /**
  * The framing between the server and a Python stub process (`python/nereid_stub.py`).
  *
- * The stub gets one Unix stream socket as its file descriptor 3 (node's extra `'pipe'` stdio entry);
- * its stdout and stderr stay free for the model's `print()` and tracebacks, which the server copies
- * into its log. Both directions carry the same frames:
+ * The stub listens on a Unix socket whose path it gets as its argument (in the temporary folder,
+ * removed once connected); the server connects to it and reads with node's `onread` option, so a
+ * large payload is read straight into its own buffer. The stub's stdout and stderr stay free for
+ * the model's `print()` and tracebacks, which the server copies into its log. Both directions
+ * carry the same frames:
  *
  * ```
  *   offset  size  field
@@ -19,7 +21,8 @@
  * Tensor bytes never go through JSON: the server writes a frame with one corked `writev` of the
  * requests' own buffers (no copy in node), the stub reads each tensor with `readinto` into a fresh
  * numpy buffer that becomes the input array (no further copy) and answers with one `os.writev` of
- * the output arrays' memory; the server hands output tensors on as views of the received payload.
+ * the output arrays' memory; the server reads a large payload into one buffer (the kernel's copy is
+ * the only one) and hands output tensors on as views of it.
  *
  * Messages (meta `t`), server → stub:
  * - `init` {model_path, args (initialize's dict), decoupled} → `ready` {pid, has_is_ready} or
@@ -106,17 +109,22 @@ export function encodeFrame(meta: Meta, tensors: readonly Tensor[] = []): Uint8A
   return out;
 }
 
+/** Payloads up to this size are read into the reader's scratch buffer (then copied out). */
+const SMALL_PAYLOAD = 64 * 1024;
+
 /**
- * Splits the byte stream from a stub into frames. Small frames are views of the received chunks;
- * a payload spread over several chunks is gathered once into a buffer of its own.
+ * Splits the byte stream from a stub into frames, for a socket read with node's `onread` option:
+ * `nextBuffer()` gives the memory the next read fills, `onRead(n)` reports how much it got. Headers
+ * and small frames are read into a reusable scratch buffer (small payloads are then copied out);
+ * a large payload is read straight into a buffer of its own, which its tensors are views of, so
+ * its bytes are copied once, by the kernel.
  */
 export class FrameReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Header of the frame being read, once its prefix and meta are in. */
-  private current: { meta: Meta; payload: number } | undefined;
-  /** Destination of a large payload being gathered, and how much of it is filled. */
-  private gather: { buf: Buffer; filled: number } | undefined;
+  private scratch = Buffer.allocUnsafe(2 * SMALL_PAYLOAD);
+  private start = 0;
+  private end = 0;
+  /** A large payload being read in place. */
+  private big: { meta: Meta; buf: Buffer; filled: number } | undefined;
 
   /** @param onFrame called for every complete frame, in order. @param onError bad framing. */
   constructor(
@@ -124,93 +132,85 @@ export class FrameReader {
     private readonly onError: (e: Error) => void,
   ) {}
 
-  /** Feeds bytes received from the stub. */
-  push(chunk: Buffer): void {
-    if (this.gather) {
-      const g = this.gather;
-      const take = Math.min(chunk.length, g.buf.length - g.filled);
-      chunk.copy(g.buf, g.filled, 0, take);
-      g.filled += take;
-      if (g.filled < g.buf.length) return;
-      this.gather = undefined;
-      this.finish(g.buf);
-      chunk = chunk.subarray(take);
-      if (chunk.length === 0) return;
-    }
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    this.drain();
+  /** The memory the next read should fill (never empty). */
+  nextBuffer(): Uint8Array {
+    if (this.big) return this.big.buf.subarray(this.big.filled);
+    if (this.end === this.scratch.length) this.reserve(this.end - this.start + 1);
+    return this.scratch.subarray(this.end);
   }
 
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      out = Buffer.allocUnsafe(n);
-      let off = 0;
-      while (off < n) {
-        const c = this.chunks[0];
-        const k = Math.min(c.length, n - off);
-        c.copy(out, off, 0, k);
-        off += k;
-        if (k === c.length) this.chunks.shift();
-        else this.chunks[0] = c.subarray(k);
+  /** `n` bytes were read into the buffer `nextBuffer()` gave last. */
+  onRead(n: number): void {
+    if (this.big) {
+      this.big.filled += n;
+      if (this.big.filled === this.big.buf.length) {
+        const { meta, buf } = this.big;
+        this.big = undefined;
+        this.emit(meta, buf);
       }
+      return;
     }
-    this.buffered -= n;
-    return out;
+    this.end += n;
+    this.parse();
   }
 
-  private peekPrefix(): { metaLength: number; payload: number } {
-    const head = this.chunks[0].length >= PREFIX_BYTES ? this.chunks[0] : Buffer.concat(this.chunks);
-    return {
-      metaLength: head.readUInt32LE(0),
-      payload: head.readUInt32LE(4) + head.readUInt32LE(8) * 0x1_0000_0000,
-    };
+  /** Makes room for `bytes` unread bytes from `start` (compacting, or growing the scratch buffer). */
+  private reserve(bytes: number): void {
+    if (this.start > 0) {
+      this.scratch.copy(this.scratch, 0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+    }
+    if (bytes > this.scratch.length) {
+      const grown = Buffer.allocUnsafe(Math.max(bytes, this.scratch.length * 2));
+      this.scratch.copy(grown, 0, 0, this.end);
+      this.scratch = grown;
+    }
   }
 
-  private drain(): void {
+  private parse(): void {
     for (;;) {
-      if (!this.current) {
-        if (this.buffered < PREFIX_BYTES) return;
-        const { metaLength, payload } = this.peekPrefix();
-        if (this.buffered < PREFIX_BYTES + metaLength) return;
-        this.take(PREFIX_BYTES);
-        let meta: Meta;
-        try {
-          meta = JSON.parse(this.take(metaLength).toString('utf8')) as Meta;
-        } catch (e) {
-          this.onError(new Error(`bad frame from the Python stub: ${(e as Error).message}`));
-          return;
-        }
-        this.current = { meta, payload };
+      const avail = this.end - this.start;
+      if (avail < PREFIX_BYTES) return;
+      const metaLength = this.scratch.readUInt32LE(this.start);
+      const payload =
+        this.scratch.readUInt32LE(this.start + 4) + this.scratch.readUInt32LE(this.start + 8) * 0x1_0000_0000;
+      if (avail < PREFIX_BYTES + metaLength) {
+        if (this.start + PREFIX_BYTES + metaLength > this.scratch.length)
+          this.reserve(PREFIX_BYTES + metaLength);
+        return;
       }
-      const need = this.current.payload;
-      if (this.buffered >= need) {
-        this.finish(need === 0 ? Buffer.alloc(0) : this.take(need));
+      const bodyStart = this.start + PREFIX_BYTES + metaLength;
+      const have = this.end - bodyStart;
+      if (have < payload && payload <= SMALL_PAYLOAD) {
+        if (bodyStart + payload > this.scratch.length) this.reserve(PREFIX_BYTES + metaLength + payload);
+        return;
+      }
+      let meta: Meta;
+      try {
+        meta = JSON.parse(this.scratch.toString('utf8', this.start + PREFIX_BYTES, bodyStart)) as Meta;
+      } catch (e) {
+        this.onError(new Error(`bad frame from the Python stub: ${(e as Error).message}`));
+        return;
+      }
+      if (have >= payload) {
+        const body = Buffer.allocUnsafe(payload);
+        this.scratch.copy(body, 0, bodyStart, bodyStart + payload);
+        this.start = bodyStart + payload;
+        if (this.start === this.end) this.start = this.end = 0;
+        this.emit(meta, body);
         continue;
       }
-      // A large payload: gather what is here and the rest as it arrives into one buffer.
-      const buf = Buffer.allocUnsafe(need);
-      let filled = 0;
-      for (const c of this.chunks) {
-        c.copy(buf, filled);
-        filled += c.length;
-      }
-      this.chunks = [];
-      this.buffered = 0;
-      this.gather = { buf, filled };
+      // A large payload: what is here goes first, the rest is read in place.
+      const buf = Buffer.allocUnsafe(payload);
+      this.scratch.copy(buf, 0, bodyStart, this.end);
+      this.start = this.end = 0;
+      this.big = { meta, buf, filled: have };
       return;
     }
   }
 
-  private finish(payload: Buffer): void {
-    const meta = this.current!.meta;
-    this.current = undefined;
+  private emit(meta: Meta, payload: Buffer): void {
     const tensors: Tensor[] = [];
     let off = 0;
     for (const [name, datatype, shape, size] of meta.tensors ?? []) {
