@@ -266,7 +266,11 @@ export class ModelVersion {
           } finally {
             if (final) {
               const failed = response instanceof TritonError;
-              this.stats.recordRequest(!failed, (performance.now() - start) * 1e6, failed ? undefined : queueNs);
+              this.stats.recordRequest(
+                !failed,
+                (performance.now() - start) * 1e6,
+                failed ? undefined : queueNs,
+              );
               resolve();
             }
           }
