@@ -3,6 +3,7 @@
  * CLI and by tests that need a real server on real sockets.
  */
 import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
+import { PythonBackend } from '../backends/python/backend.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
 import { InferenceServer } from '../core/server.js';
 import { defaultTraceConfig, TraceManager, type TraceConfig } from '../core/trace.js';
@@ -155,7 +156,7 @@ export async function startServer(
   const tracer = await TraceManager.create(settings.trace, logger);
   const core = new InferenceServer({
     repositories: settings.repositories,
-    backends: [new OnnxRuntimeBackend()],
+    backends: [new OnnxRuntimeBackend(), new PythonBackend()],
     backendConfig: settings.backendConfig,
     autoComplete: settings.autoComplete,
     strictReadiness: settings.strictReadiness,

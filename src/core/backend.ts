@@ -7,7 +7,13 @@
  */
 import type { ModelConfig } from '../config/types.js';
 import type { Logger } from './logger.js';
-import type { ExecuteResult, ExecuteTimings, InferenceRequest } from './request.js';
+import type {
+  ExecuteResult,
+  ExecuteTimings,
+  InferenceRequest,
+  InferenceResponse,
+  StreamCallback,
+} from './request.js';
 
 /** Everything a backend needs to know about the model version being loaded. */
 export interface ModelLoadContext {
@@ -25,6 +31,13 @@ export interface ModelLoadContext {
   backendConfig: Record<string, string>;
   /** Logger bound to this model. */
   logger: Logger;
+  /**
+   * Runs an inference on the server that loads this model (any model it serves), for backends whose
+   * models call other models (the Python backend's BLS). Same errors as `InferenceServer.infer`.
+   */
+  infer?(request: InferenceRequest): Promise<InferenceResponse>;
+  /** As `infer`, for any model, decoupled ones included (see `InferenceServer.inferStream`). */
+  inferStream?(request: InferenceRequest, onResponse: StreamCallback): Promise<void>;
 }
 
 /** One model instance: a session (ORT) or stub process (Python) that executes batches of requests. */
@@ -40,6 +53,11 @@ export interface ModelInstance {
   execute(requests: InferenceRequest[]): Promise<{ results: ExecuteResult[]; timings: ExecuteTimings }>;
   /** Releases the instance (session, thread, process). */
   unload(): Promise<void>;
+  /**
+   * False while the instance cannot serve (e.g. its stub process died and is being restarted); the
+   * model version then reports not ready. Absent means always ready.
+   */
+  isReady?(): boolean;
 }
 
 /** Placement of one instance, from the model's `instance_group`. */

@@ -12,7 +12,13 @@ import type { ModelConfig, ModelInstanceGroup, ModelVersionPolicy_Latest } from 
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from './backend.js';
 import { classify } from './classification.js';
 import { asTritonError, TritonError } from './errors.js';
-import type { ExecuteResult, ExecuteTimings, InferenceRequest, InferenceResponse } from './request.js';
+import type {
+  ExecuteResult,
+  ExecuteTimings,
+  InferenceRequest,
+  InferenceResponse,
+  StreamCallback,
+} from './request.js';
 import { DefaultScheduler } from './scheduler/default-scheduler.js';
 import { DynamicBatcher, validateDynamicBatching } from './scheduler/dynamic-batcher.js';
 import { runWarmup } from './warmup.js';
@@ -251,11 +257,6 @@ export class ModelVersion {
     return this.config.name;
   }
 
-  /** True for decoupled models (`model_transaction_policy { decoupled: true }`). */
-  get decoupled(): boolean {
-    return this.config.model_transaction_policy?.decoupled === true;
-  }
-
   /** Requests queued and not yet executing (`nv_inference_pending_request_count`). */
   pendingRequests(): number {
     return this.scheduler.pending();
@@ -274,20 +275,17 @@ export class ModelVersion {
       trace.requestId = req.id;
       trace.record('REQUEST_START');
     }
-    if (!this.accepting)
-      throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
     let batchSize: number;
     try {
-      const known = req.shapeKey ? this.validated.get(req.shapeKey) : undefined;
-      if (known !== undefined) {
-        batchSize = known;
-      } else {
-        batchSize = validateRequest(this.config, this.index, req);
-        if (req.shapeKey && req.inputs.every((t) => t.datatype !== 'BYTES'))
-          this.validated.set(req.shapeKey, batchSize);
+      if (this.decoupled) {
+        throw new TritonError(
+          'UNSUPPORTED',
+          `model '${this.name}' uses the decoupled transaction policy: its responses can only be received ` +
+            `through a streaming API (gRPC ModelStreamInfer, or exec(decoupled=True) in BLS)`,
+        );
       }
+      batchSize = this.admit(req, start);
     } catch (e) {
-      this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
       trace?.record('REQUEST_END');
       throw e;
     }
@@ -316,6 +314,112 @@ export class ModelVersion {
     } finally {
       this.inflight--;
       trace?.record('REQUEST_END');
+    }
+  }
+
+  /**
+   * Checks that the version accepts requests and validates `req` against the config.
+   * @returns the request's batch size.
+   * @throws TritonError UNAVAILABLE while unloading, INVALID_ARG (see validateRequest).
+   */
+  private admit(req: InferenceRequest, start: number): number {
+    if (!this.accepting)
+      throw new TritonError('UNAVAILABLE', `model '${this.name}' version ${this.version} is unloading`);
+    try {
+      const known = req.shapeKey ? this.validated.get(req.shapeKey) : undefined;
+      if (known !== undefined) return known;
+      const batchSize = validateRequest(this.config, this.index, req);
+      if (req.shapeKey && req.inputs.every((t) => t.datatype !== 'BYTES'))
+        this.validated.set(req.shapeKey, batchSize);
+      return batchSize;
+    } catch (e) {
+      this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined);
+      throw e;
+    }
+  }
+
+  /** True for `model_transaction_policy { decoupled: true }`: zero or more responses per request. */
+  get decoupled(): boolean {
+    return this.config.model_transaction_policy?.decoupled === true;
+  }
+
+  /**
+   * Readiness of the version: false while one of its instances cannot serve (a Python stub that
+   * died and is being restarted). Requests are still accepted meanwhile; they wait for the instance.
+   */
+  isReady(): boolean {
+    for (const i of this.instances) if (i.isReady && !i.isReady()) return false;
+    return true;
+  }
+
+  /**
+   * Runs a request on any model, decoupled or not, delivering its responses to `onResponse`
+   * (server docs/user_guide/decoupled_models.md): a model that is not decoupled gives exactly one
+   * final response; a decoupled one gives what its instance sends, then the final flag. Every error
+   * (validation, execution) is delivered as a final response; the promise never rejects and
+   * resolves after the final call.
+   */
+  async inferStream(req: InferenceRequest, onResponse: StreamCallback): Promise<void> {
+    if (!this.decoupled) {
+      try {
+        onResponse(await this.infer(req), true);
+      } catch (e) {
+        onResponse(asTritonError(e), true);
+      }
+      return;
+    }
+    const start = performance.now();
+    let batchSize: number;
+    try {
+      batchSize = this.admit(req, start);
+    } catch (e) {
+      onResponse(asTritonError(e), true);
+      return;
+    }
+    this.inflight++;
+    try {
+      await new Promise<void>((resolve) => {
+        let finished = false;
+        let queueNs: number | undefined;
+        const send = (response: ExecuteResult | undefined, final: boolean) => {
+          if (finished) return;
+          if (final) finished = true;
+          let out: InferenceResponse | TritonError | undefined;
+          if (response instanceof TritonError) {
+            out = response;
+          } else if (response) {
+            const wanted = req.outputs ? new Set(req.outputs.map((o) => o.name)) : undefined;
+            const outputs = wanted ? response.outputs.filter((t) => wanted.has(t.name)) : response.outputs;
+            out = { model: this.name, version: String(this.version), id: req.id, outputs };
+          }
+          try {
+            onResponse(out, final);
+          } finally {
+            if (final) {
+              const failed = response instanceof TritonError;
+              this.stats.recordRequest(
+                !failed,
+                (performance.now() - start) * 1e6,
+                failed ? undefined : queueNs,
+                failed ? failureReason(response) : undefined,
+              );
+              resolve();
+            }
+          }
+        };
+        req.responseSender = send;
+        this.scheduler.enqueue({
+          request: req,
+          batchSize,
+          enqueuedAt: start,
+          done: (result, queueMs) => {
+            queueNs = queueMs * 1e6;
+            if (result instanceof TritonError) send(result, true);
+          },
+        });
+      });
+    } finally {
+      this.inflight--;
     }
   }
 

@@ -60,7 +60,23 @@ export interface InferenceRequest {
    * records REQUEST_START, QUEUE_START, COMPUTE_*, REQUEST_END on it. Undefined when not traced.
    */
   trace?: RequestTrace;
+  /**
+   * Set by the core on requests to decoupled models (`model_transaction_policy { decoupled: true }`,
+   * server docs/user_guide/decoupled_models.md): the model instance calls it for every response it
+   * sends — outputs or an error —, `final` on the last call (`response` undefined: only the
+   * TRITONSERVER_RESPONSE_COMPLETE_FINAL flag, no response). Calls after the final one are ignored.
+   */
+  responseSender?: ResponseSender;
 }
+
+/** Receives the responses of one request to a decoupled model (see InferenceRequest.responseSender). */
+export type ResponseSender = (response: ExecuteResult | undefined, final: boolean) => void;
+
+/**
+ * Receives the responses of `InferenceServer.inferStream`: zero or more responses, then one call
+ * with `final` true. An error is always final; `response` undefined with `final` is a bare final flag.
+ */
+export type StreamCallback = (response: InferenceResponse | TritonError | undefined, final: boolean) => void;
 
 /** The response to an InferenceRequest. */
 export interface InferenceResponse {

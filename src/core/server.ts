@@ -14,7 +14,7 @@ import { configTypeToDatatype } from './datatypes.js';
 import { asTritonError, TritonError } from './errors.js';
 import type { Logger } from './logger.js';
 import { ModelVersion } from './model.js';
-import type { InferenceRequest, InferenceResponse } from './request.js';
+import type { InferenceRequest, InferenceResponse, StreamCallback } from './request.js';
 import type { BatchStat, MemoryUsage, ResponseStat, StatDuration } from './stats.js';
 import { TraceManager } from './trace.js';
 
@@ -222,6 +222,8 @@ export class InferenceServer {
           modelPath: path.join(versionDir, file),
           backendConfig: this.options.backendConfig?.[backend.name] ?? {},
           logger: log.child(`${source.name}:${version}`),
+          infer: (r: InferenceRequest) => this.infer(r),
+          inferStream: (r: InferenceRequest, cb: StreamCallback) => this.inferStream(r, cb),
         };
         log.info(`loading: ${source.name}:${version}`);
         const loadStart = performance.now();
@@ -263,7 +265,7 @@ export class InferenceServer {
     if (this.options.strictReadiness === false) return true;
     for (const m of this.models.values()) {
       if (m.reason) return false;
-      for (const v of m.versions.values()) if (v.state !== 'READY') return false;
+      for (const v of m.versions.values()) if (v.state !== 'READY' || !v.model?.isReady()) return false;
     }
     return true;
   }
@@ -312,8 +314,7 @@ export class InferenceServer {
   /** True when the model (version) is ready (`/v2/models/{m}[/versions/{v}]/ready`). */
   isModelReady(name: string, version?: string): boolean {
     try {
-      this.getModel(name, version);
-      return true;
+      return this.getModel(name, version).isReady();
     } catch {
       return false;
     }
@@ -364,6 +365,23 @@ export class InferenceServer {
       return Promise.reject(e);
     }
     return model.infer(req);
+  }
+
+  /**
+   * Runs a request on any model, decoupled ones included, delivering every response to
+   * `onResponse` and a final flag last (see ModelVersion.inferStream). Lookup errors are delivered
+   * as a final error too; the promise never rejects.
+   */
+  async inferStream(req: InferenceRequest, onResponse: StreamCallback): Promise<void> {
+    let model: ModelVersion;
+    try {
+      if (this.shuttingDown) throw new TritonError('UNAVAILABLE', 'Server exiting');
+      model = this.getModel(req.model, req.version);
+    } catch (e) {
+      onResponse(asTritonError(e), true);
+      return;
+    }
+    await model.inferStream(req, onResponse);
   }
 
   /**

@@ -358,7 +358,12 @@ export class GrpcFrontend {
   private async infer(decoded: DecodedInfer, call: UnaryCall): Promise<unknown> {
     const msg = decoded.message;
     const version = parseModelVersion(msg.model_version);
-    this.core.getModel(msg.model_name, version);
+    if (this.core.getModel(msg.model_name, version).decoupled) {
+      throw new TritonError(
+        'UNSUPPORTED',
+        "ModelInfer RPC doesn't support models with decoupled transaction policy",
+      );
+    }
     const trace = this.core.tracer.enabled ? this.startTrace(msg.model_name, call.metadata) : undefined;
     const request = parseInferRequest(decoded, version);
     const controller = new AbortController();
@@ -379,38 +384,22 @@ export class GrpcFrontend {
   /**
    * One request of a stream → its stream response: the inference response with
    * `triton_final_response: true`, or `error_message` with the request's id (Triton's
-   * ModelStreamInferHandler for non-decoupled models). Never rejects.
+   * ModelStreamInferHandler). A decoupled model's responses are passed to `write` as they come,
+   * each with `triton_final_response` false except the last; a bare final flag becomes an empty
+   * response only when the request set `triton_enable_empty_final_response`. Resolves with the
+   * response to write in request order (undefined when everything was written already). Never rejects.
    */
   private async streamOne(
     decoded: DecodedInfer,
     inflight: Set<AbortController>,
+    write: (response: ModelStreamInferResponseMsg) => void,
     metadata?: grpc.Metadata,
-  ): Promise<ModelStreamInferResponseMsg> {
+  ): Promise<ModelStreamInferResponseMsg | undefined> {
     const msg = decoded.message;
     const controller = new AbortController();
     inflight.add(controller);
     let trace: RequestTrace | undefined;
-    try {
-      if (this.closing) {
-        throw new TritonError(
-          'UNAVAILABLE',
-          'GRPC server is shutting down and has stopped accepting new requests.',
-        );
-      }
-      const version = parseModelVersion(msg.model_version);
-      this.core.getModel(msg.model_name, version);
-      const state: StreamState = { enableEmptyFinalResponse: false };
-      if (this.core.tracer.enabled && metadata) trace = this.startTrace(msg.model_name, metadata);
-      const request = parseInferRequest(decoded, version, state);
-      request.signal = controller.signal;
-      request.trace = trace;
-      const response = await this.core.infer(request);
-      trace?.record('GRPC_SEND_START');
-      return {
-        error_message: '',
-        infer_response: encodeInferResponse(response, { triton_final_response: { bool_param: true } }),
-      };
-    } catch (e) {
+    const failed = (e: unknown): ModelStreamInferResponseMsg => {
       const err = asTritonError(e);
       this.log.verbose(1, () => `[request id: ${msg.id || '<id_unknown>'}] Infer failed: ${err.message}`);
       return {
@@ -423,6 +412,52 @@ export class GrpcFrontend {
           raw_output_contents: [],
         },
       };
+    };
+    try {
+      if (this.closing) {
+        throw new TritonError(
+          'UNAVAILABLE',
+          'GRPC server is shutting down and has stopped accepting new requests.',
+        );
+      }
+      const version = parseModelVersion(msg.model_version);
+      const model = this.core.getModel(msg.model_name, version);
+      const state: StreamState = { enableEmptyFinalResponse: false };
+      if (this.core.tracer.enabled && metadata) trace = this.startTrace(msg.model_name, metadata);
+      const request = parseInferRequest(decoded, version, state);
+      request.signal = controller.signal;
+      request.trace = trace;
+      if (!model.decoupled) {
+        const response = await this.core.infer(request);
+        trace?.record('GRPC_SEND_START');
+        return {
+          error_message: '',
+          infer_response: encodeInferResponse(response, { triton_final_response: { bool_param: true } }),
+        };
+      }
+      await this.core.inferStream(request, (response, final) => {
+        const flag = { triton_final_response: { bool_param: final } };
+        if (response instanceof TritonError) {
+          write(failed(response));
+        } else if (response) {
+          write({ error_message: '', infer_response: encodeInferResponse(response, flag) });
+        } else if (final && state.enableEmptyFinalResponse) {
+          write({
+            error_message: '',
+            infer_response: {
+              model_name: msg.model_name,
+              model_version: String(model.version),
+              id: msg.id ?? '',
+              parameters: flag,
+              outputs: [],
+              raw_output_contents: [],
+            },
+          });
+        }
+      });
+      return undefined;
+    } catch (e) {
+      return failed(e);
     } finally {
       inflight.delete(controller);
       this.endTrace(trace);
@@ -436,7 +471,7 @@ export class GrpcFrontend {
    * the client half-closes and every response is written; a client cancel aborts what is in flight.
    */
   private streamInfer(call: grpc.ServerDuplexStream<DecodedInfer, ModelStreamInferResponseMsg>): void {
-    const pending: Array<{ response?: ModelStreamInferResponseMsg }> = [];
+    const pending: Array<{ done: boolean; response?: ModelStreamInferResponseMsg }> = [];
     const inflight = new Set<AbortController>();
     let readDone = false;
     let draining = false;
@@ -449,9 +484,9 @@ export class GrpcFrontend {
       if (!call.cancelled) call.end();
     };
     const flush = () => {
-      while (pending.length > 0 && pending[0].response) {
+      while (pending.length > 0 && pending[0].done) {
         const { response } = pending.shift()!;
-        if (!finished && !call.cancelled) call.write(response!);
+        if (response && !finished && !call.cancelled) call.write(response);
       }
       if (paused && pending.length < MAX_PENDING_STREAM_RESPONSES / 2) {
         paused = false;
@@ -469,13 +504,17 @@ export class GrpcFrontend {
     if (this.closing) open.drain();
     call.on('data', (decoded: DecodedInfer) => {
       if (finished) return;
-      const slot: { response?: ModelStreamInferResponseMsg } = {};
+      const slot: { done: boolean; response?: ModelStreamInferResponseMsg } = { done: false };
       pending.push(slot);
       if (!paused && pending.length >= MAX_PENDING_STREAM_RESPONSES) {
         paused = true;
         call.pause();
       }
-      void this.streamOne(decoded, inflight, call.metadata).then((response) => {
+      const writeNow = (response: ModelStreamInferResponseMsg) => {
+        if (!finished && !call.cancelled) call.write(response);
+      };
+      void this.streamOne(decoded, inflight, writeNow, call.metadata).then((response) => {
+        slot.done = true;
         slot.response = response;
         flush();
       });

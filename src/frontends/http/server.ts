@@ -295,6 +295,12 @@ export class HttpFrontend {
   ): Promise<void> {
     // Unknown models are reported before anything about the body (as Triton does).
     const config = this.core.modelConfig(model, version);
+    if (config.model_transaction_policy?.decoupled) {
+      throw new TritonError(
+        'UNSUPPORTED',
+        "HTTP end point doesn't support models with decoupled transaction policy",
+      );
+    }
     const trace = this.core.tracer.enabled ? this.startTrace(req, res, model) : undefined;
     let body;
     try {
