@@ -40,7 +40,8 @@ export async function measureCeiling(
   const url = new URL('./ceiling-worker.js', import.meta.url);
   const threads = Array.from(
     { length: workers },
-    () => new Worker(url, { workerData: { modelPath, intraOpThreads, feeds, warmupRuns, executionProviders } }),
+    () =>
+      new Worker(url, { workerData: { modelPath, intraOpThreads, feeds, warmupRuns, executionProviders } }),
   );
   try {
     await Promise.all(

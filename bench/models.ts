@@ -147,4 +147,3 @@ export function finalNetFeeds(vocab: number[], batch: number): Record<string, Fe
   });
   return feeds;
 }
-

@@ -190,6 +190,14 @@ export class PythonBackend implements Backend {
     }
   }
 
+  /**
+   * Python models place themselves on their GPU (e.g. PyTorch on `cuda:<model_instance_device_id>`),
+   * so KIND_GPU and KIND_AUTO groups run on every GPU the machine has, as with Triton's python backend.
+   */
+  gpuUnavailable(): string | undefined {
+    return undefined;
+  }
+
   /** One instance per group without a count, as Triton's python backend. */
   defaultInstanceCount(): number {
     return 1;
