@@ -23,6 +23,7 @@ import importlib.util
 import inspect
 import io
 import json
+import mmap
 import os
 import queue
 import socket
@@ -83,14 +84,33 @@ class Channel:
         self.reader = io.open(fd, "rb", buffering=1 << 16, closefd=False)
         self.lock = threading.Lock()
         self.shm_fd = None
+        self.shm_map = None
+        # Inputs arriving through the shared-memory file become numpy views of it (no copy) unless
+        # the model is decoupled: its responses may be sent after execute returned, when the server
+        # may already have written the next request's inputs there.
+        self.shm_views = True
 
     def open_shm(self, path):
         """Opens the shared-memory file the server writes large execute inputs into."""
         try:
-            self.shm_fd = os.open(path, os.O_RDONLY)
+            self.shm_fd = os.open(path, os.O_RDWR)
         except OSError:
             self.shm_fd = None
         return self.shm_fd is not None
+
+    def _shm_view(self, offset, size):
+        """``size`` bytes at ``offset`` of the shared-memory file, as a writable uint8 numpy view.
+
+        The view is valid until the server writes the next execute's inputs, which it does only
+        after this execute's responses arrived; models that keep inputs beyond execute copy them.
+        """
+        end = offset + size
+        if self.shm_map is None or len(self.shm_map) < end:
+            length = os.fstat(self.shm_fd).st_size
+            if length < end:
+                raise EOFError
+            self.shm_map = mmap.mmap(self.shm_fd, length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        return np.frombuffer(self.shm_map, dtype=np.uint8, count=size, offset=offset)
 
     def _read_exact(self, n):
         data = self.reader.read(n)
@@ -115,14 +135,19 @@ class Channel:
         shm = meta.get("shm")
         offset = shm[0] if shm else 0
         for name, datatype, shape, size in meta.get("tensors", ()):
-            raw = bytearray(size) if datatype == "BYTES" else np.empty(size, dtype=np.uint8)
-            if size and shm:
+            if size and shm and self.shm_views and datatype != "BYTES":
+                raw = self._shm_view(offset, size)
+                offset += size
+            elif size and shm:
+                raw = bytearray(size) if datatype == "BYTES" else np.empty(size, dtype=np.uint8)
                 got = os.preadv(self.shm_fd, [raw], offset)
                 if got != size:
                     raise EOFError
                 offset += size
-            elif size:
-                self._readinto(raw)
+            else:
+                raw = bytearray(size) if datatype == "BYTES" else np.empty(size, dtype=np.uint8)
+                if size:
+                    self._readinto(raw)
             if datatype == "BYTES":
                 array = pb_utils.deserialize_bytes_tensor(raw).reshape(shape)
             else:
@@ -325,6 +350,10 @@ class Stub:
                     self.work.put((meta, tensors))
         except EOFError:
             os._exit(0)
+        except BaseException:  # noqa: BLE001 - a deaf stub would hang every request: die loudly
+            sys.stderr.write("stub reader failed:\n" + traceback.format_exc())
+            sys.stderr.flush()
+            os._exit(1)
 
     def make_requests(self, meta, tensors):
         requests = []
@@ -449,6 +478,7 @@ class Stub:
         shm = bool(meta.get("shm_path")) and self.channel.open_shm(meta["shm_path"])
         self.instance_name = args["model_instance_name"]
         self.decoupled = bool(meta.get("decoupled"))
+        self.channel.shm_views = not self.decoupled
         try:
             cls = self.load_module(meta["model_path"])
             self.model = cls()

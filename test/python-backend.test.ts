@@ -21,6 +21,7 @@ import {
   writeBlsModel,
   writeRaisingModel,
   writeRepeatModel,
+  writePythonModel,
   writeSimpleIdentity,
 } from './helpers/python-models.js';
 import { binaryBody, http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
@@ -48,11 +49,52 @@ describe('Python backend', () => {
     writeRepeatModel(repo);
     writeAutoCompleteModel(repo);
     writeRaisingModel(repo);
+    writePythonModel(
+      repo,
+      'double_in_place',
+      `name: "double_in_place"
+backend: "python"
+max_batch_size: 0
+input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [ -1 ] }]
+output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1 ] }]`,
+      `import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            x = pb_utils.get_input_tensor_by_name(request, "INPUT0").as_numpy()
+            x *= 2  # inputs are writable, as with Triton
+            responses.append(pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", x)]))
+        return responses
+`,
+    );
     server = await serve([repo]);
     assert.deepEqual(server.failedModels, []);
   });
 
   after(() => server?.stop());
+
+  test('large inputs (through the shared-memory file) arrive whole, writable and fresh each time', async () => {
+    // 1 MiB inputs (≥ 256 KiB) take the shared-memory file; two requests in a row with other data
+    // check that the second does not see the first's bytes, and the model may change its inputs.
+    for (const seed of [1, 7]) {
+      const n = 262144;
+      const x = Float32Array.from({ length: n }, (_, i) => (i % 1000) + seed);
+      const { body, headerLength } = binaryBody(
+        [{ name: 'INPUT0', datatype: 'FP32', shape: [n], data: new Uint8Array(x.buffer) }],
+        { parameters: { binary_data_output: true } },
+      );
+      const r = await inferBinary(server.url, 'double_in_place', body, headerLength);
+      assert.equal(r.status, 200, JSON.stringify(r.header));
+      const out = r.outputs.get('OUTPUT0')!;
+      const y = new Float32Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.byteLength));
+      assert.equal(y.length, n);
+      for (const i of [0, 1, 999, 1000, 131071, n - 1])
+        assert.equal(y[i], 2 * ((i % 1000) + seed), `element ${i}`);
+    }
+  });
 
   test('numpy add_sub over JSON and binary tensors; metadata and readiness', async () => {
     const res = await http(server.url, 'POST', '/v2/models/add_sub/infer', {
