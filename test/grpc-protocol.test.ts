@@ -271,7 +271,7 @@ describe('gRPC protocol', () => {
       }
     });
 
-    test('RepositoryModelLoad/Unload in mode none: UNAVAILABLE with Triton\'s message', async () => {
+    test("RepositoryModelLoad/Unload in mode none: UNAVAILABLE with Triton's message", async () => {
       for (const method of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
         await expectError(
           method,

@@ -301,7 +301,10 @@ export class ModelManager {
     }
     const files = params.files && params.files.size > 0 ? params.files : undefined;
     if (files && !config) {
-      throw new TritonError('INVALID_ARG', "Load parameter 'config' must be specified for model file override");
+      throw new TritonError(
+        'INVALID_ARG',
+        "Load parameter 'config' must be specified for model file override",
+      );
     }
     return this.serialize(name, async () => {
       let origin: Origin;
@@ -402,7 +405,12 @@ export class ModelManager {
             if (!fs.existsSync(ctx.modelPath)) {
               throw new TritonError('UNAVAILABLE', `unable to find '${ctx.modelPath}' for model '${name}'`);
             }
-            v.model = await ModelVersion.load(structuredClone(def.config), backend, ctx, this.options.autoComplete);
+            v.model = await ModelVersion.load(
+              structuredClone(def.config),
+              backend,
+              ctx,
+              this.options.autoComplete,
+            );
             v.model.loadDurationSecs = (performance.now() - start) / 1000;
             v.state = 'READY';
             log.info(`successfully loaded '${name}' version ${version}`);
@@ -446,7 +454,8 @@ export class ModelManager {
         }
       }),
     );
-    if (previousTemp && previousTemp !== entry.tempDir) fs.rmSync(previousTemp, { recursive: true, force: true });
+    if (previousTemp && previousTemp !== entry.tempDir)
+      fs.rmSync(previousTemp, { recursive: true, force: true });
     if (failures.length > 0) {
       throw new TritonError(
         'INVALID_ARG',
@@ -517,7 +526,8 @@ export class ModelManager {
 
   /** Removes temporary folders and remote repositories' local copies (after models are unloaded). */
   async release(): Promise<void> {
-    for (const e of this.models.values()) if (e.tempDir) fs.rmSync(e.tempDir, { recursive: true, force: true });
+    for (const e of this.models.values())
+      if (e.tempDir) fs.rmSync(e.tempDir, { recursive: true, force: true });
     await Promise.all(this.options.sources.map((s) => s.close().catch(() => undefined)));
   }
 }
@@ -564,7 +574,10 @@ function writeOverrideFolder(name: string, config: ModelConfig, files: Map<strin
   const dir = path.join(root, name);
   try {
     fs.mkdirSync(dir);
-    fs.writeFileSync(path.join(dir, 'config.pbtxt'), printModelConfig({ ...config, name: config.name || name }));
+    fs.writeFileSync(
+      path.join(dir, 'config.pbtxt'),
+      printModelConfig({ ...config, name: config.name || name }),
+    );
     for (const [rel, bytes] of files) {
       const file = path.resolve(dir, rel);
       if (!file.startsWith(dir + path.sep)) {

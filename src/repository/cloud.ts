@@ -25,7 +25,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Logger } from '../core/logger.js';
-import { CloudRepository, LocalRepository, type ObjectStore, type RepositorySource, type StoredObject } from './source.js';
+import {
+  CloudRepository,
+  LocalRepository,
+  type ObjectStore,
+  type RepositorySource,
+  type StoredObject,
+} from './source.js';
 
 /** A parsed S3 repository URL. */
 export interface S3Location {

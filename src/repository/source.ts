@@ -212,9 +212,7 @@ export class CloudRepository implements RepositorySource {
       }
     } catch (e) {
       fs.rmSync(path.dirname(dir), { recursive: true, force: true });
-      throw new Error(
-        `failed to download model '${name}' from '${this.location}': ${(e as Error).message}`,
-      );
+      throw new Error(`failed to download model '${name}' from '${this.location}': ${(e as Error).message}`);
     }
     for (const old of this.copies.get(name) ?? []) fs.rmSync(old, { recursive: true, force: true });
     this.copies.set(name, [path.dirname(dir)]);
@@ -224,7 +222,9 @@ export class CloudRepository implements RepositorySource {
 
   async close(): Promise<void> {
     if (this.ownsCache) fs.rmSync(this.cacheDir, { recursive: true, force: true });
-    else for (const list of this.copies.values()) for (const d of list) fs.rmSync(d, { recursive: true, force: true });
+    else
+      for (const list of this.copies.values())
+        for (const d of list) fs.rmSync(d, { recursive: true, force: true });
     this.copies.clear();
   }
 }
