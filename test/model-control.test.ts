@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { InferenceServerClient, InferenceServerError, InferInput } from '../src/client/index.js';
 import { simpleAddSubModel } from '../src/examples/build.js';
+import { defaultMetricsConfig } from '../src/frontends/metrics/metrics.js';
 import { addSubConfig, addSubJsonInputs, slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
 import { waitFor } from './helpers/process.js';
 import { http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
@@ -136,7 +137,11 @@ describe('model control mode EXPLICIT', () => {
     writeAddSub(repo, 'simple', [1]);
     writeAddSub(repo, 'second', [1]);
     writeSlowModel(repo, 'slow', 1, 256, 24);
-    server = await serve([repo], { modelControlMode: 'explicit', startupModels: ['second'] });
+    server = await serve([repo], {
+      modelControlMode: 'explicit',
+      startupModels: ['second'],
+      metricsConfig: { ...defaultMetricsConfig(), summaryLatencies: true },
+    });
     grpcClient = new InferenceServerClient(server.grpcUrl);
   });
 
@@ -204,6 +209,7 @@ describe('model control mode EXPLICIT', () => {
     // New models appear in the metrics with their load time.
     const metrics = await (await fetch(`${server.metricsUrl}/metrics`)).text();
     assert.match(metrics, /nv_model_load_duration_secs\{model="uploaded",version="1"\} [0-9.e-]+/);
+    assert.match(metrics, /nv_inference_request_summary_us_count\{model="uploaded",version="1"\} 1\n/);
     assert.equal((await http(server.url, 'POST', '/v2/repository/models/uploaded/unload')).status, 200);
   });
 

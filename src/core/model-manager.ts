@@ -87,6 +87,8 @@ export interface ModelManagerOptions {
   /** `--load-model` names for explicit mode (`*` = every model). */
   startupModels: string[];
   logger: Logger;
+  /** Told when a version becomes READY or is unloaded. */
+  notify?: (m: ModelVersion, event: 'ready' | 'unloaded') => void;
 }
 
 /** A counting semaphore (load slots). */
@@ -444,9 +446,11 @@ export class ModelManager {
     entry.reason = '';
     entry.reloadError = '';
     entry.tempDir = 'tempDir' in origin ? path.dirname(origin.tempDir) : undefined;
+    for (const v of built.values()) if (v.model) this.options.notify?.(v.model, 'ready');
     await Promise.all(
       draining.map(async ({ model, version }) => {
         await model.unload().catch(() => undefined);
+        this.options.notify?.(model, 'unloaded');
         const v = next.get(version);
         if (v && v.state === 'UNLOADING') {
           v.state = 'UNAVAILABLE';
@@ -473,6 +477,7 @@ export class ModelManager {
     await Promise.all(
       loaded.map(async (v) => {
         await v.model!.unload().catch(() => undefined);
+        this.options.notify?.(v.model!, 'unloaded');
         v.model = undefined;
         v.state = 'UNAVAILABLE';
         v.reason = 'unloaded';

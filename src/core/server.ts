@@ -142,7 +142,22 @@ export class InferenceServer {
       pollSecs: options.repositoryPollSecs ?? 15,
       startupModels: options.startupModels ?? [],
       logger: options.logger,
+      notify: (m, event) => {
+        for (const l of this.listeners) l(m, event);
+      },
     });
+  }
+
+  private readonly listeners = new Set<(m: ModelVersion, event: 'ready' | 'unloaded') => void>();
+
+  /**
+   * Calls `listener` whenever a model version becomes READY after start-up loading began, or is
+   * unloaded (what the metrics frontend needs to follow models loaded later).
+   * @returns a function that removes the listener.
+   */
+  onModelChange(listener: (m: ModelVersion, event: 'ready' | 'unloaded') => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   private get models(): Map<string, ModelEntry> {
