@@ -291,6 +291,32 @@ describe('model control mode EXPLICIT', () => {
   });
 });
 
+describe('start-up flags', () => {
+  test("explicit mode: '*' must be the only --load-model; unknown names fail the start", async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'simple', [1]);
+    await assert.rejects(
+      serve([repo], { modelControlMode: 'explicit', startupModels: ['*', 'simple'], allowGrpc: false }),
+      /Wildcard model name '\*' must be the ONLY startup model if specified at all\./,
+    );
+    await assert.rejects(
+      serve([repo], {
+        modelControlMode: 'explicit',
+        startupModels: ['missing'],
+        allowGrpc: false,
+        exitOnError: true,
+      }),
+      /failed to load all models \(missing\)/,
+    );
+    const all = await serve([repo], { modelControlMode: 'explicit', startupModels: ['*'], allowGrpc: false });
+    try {
+      assert.deepEqual(await index(all), [{ name: 'simple', version: '1', state: 'READY' }]);
+    } finally {
+      await all.stop();
+    }
+  });
+});
+
 describe('model control mode NONE', () => {
   test("load and unload answer Triton's error; the index shows models", async () => {
     const repo = tempDir();

@@ -286,8 +286,8 @@ export class ModelManager {
    *   '<m>': …`), INTERNAL when no repository has the model (Triton's `failed to load '<m>', failed to
    *   poll from model repository`), UNAVAILABLE while the server stops.
    */
-  load(name: string, params: ModelLoadParameters = {}): Promise<void> {
-    if (this.closed) return Promise.reject(new TritonError('UNAVAILABLE', 'Server exiting'));
+  async load(name: string, params: ModelLoadParameters = {}): Promise<void> {
+    if (this.closed) throw new TritonError('UNAVAILABLE', 'Server exiting');
     validateModelName(name);
     let config: ModelConfig | undefined;
     if (params.config !== undefined) {

@@ -24,13 +24,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Logger } from '../core/logger.js';
 import {
   CloudRepository,
   LocalRepository,
   type ObjectStore,
   type RepositorySource,
   type StoredObject,
+  type VerboseLog,
 } from './source.js';
 
 /** A parsed S3 repository URL. */
@@ -214,7 +214,7 @@ function cacheDirFor(envName: string, kind: string, index: number): { dir: strin
  *   inside a mount directory).
  * @throws Error for a malformed cloud URL.
  */
-export function openRepository(location: string, index = 0, logger?: Logger): RepositorySource {
+export function openRepository(location: string, index = 0, logger?: VerboseLog): RepositorySource {
   if (location.startsWith('s3://')) {
     const loc = parseS3Url(location);
     const c = cacheDirFor('TRITON_AWS_MOUNT_DIRECTORY', 's3', index);

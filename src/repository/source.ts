@@ -10,7 +10,11 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Logger } from '../core/logger.js';
+
+/** Where sources report what they download (the core's Logger fits; kept minimal to keep layers apart). */
+export interface VerboseLog {
+  verbose(level: number, message: string): void;
+}
 
 /** A model repository, local or remote. */
 export interface RepositorySource {
@@ -151,7 +155,7 @@ export class CloudRepository implements RepositorySource {
     private readonly store: ObjectStore,
     private readonly cacheDir: string,
     private readonly ownsCache: boolean,
-    private readonly logger?: Logger,
+    private readonly logger?: VerboseLog,
   ) {
     fs.mkdirSync(cacheDir, { recursive: true });
   }
