@@ -463,19 +463,19 @@ describe('TypeScript client: identical results over HTTP and gRPC', () => {
       }
     });
 
-    test('model load/unload are not implemented yet', async () => {
+    test("model load/unload outside explicit mode: Triton's UNAVAILABLE error", async () => {
+      const disabled = /explicit model load \/ unload is not allowed if polling is enabled/;
       await assert.rejects(
         clients.http.loadModel('simple'),
-        (e: InferenceServerError) => e.httpStatus === 404,
+        (e: InferenceServerError) => e.httpStatus === 503 && disabled.test(e.message),
       );
       await assert.rejects(
         clients.grpc.loadModel('simple'),
-        (e: InferenceServerError) =>
-          e.code === 'UNSUPPORTED' && /model load is not implemented/.test(e.message),
+        (e: InferenceServerError) => e.status === 'UNAVAILABLE' && disabled.test(e.message),
       );
       await assert.rejects(
         clients.grpc.unloadModel('simple', { unloadDependents: true }),
-        (e: InferenceServerError) => e.status === 'UNIMPLEMENTED',
+        (e: InferenceServerError) => e.status === 'UNAVAILABLE' && disabled.test(e.message),
       );
     });
   });

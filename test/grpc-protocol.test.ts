@@ -259,8 +259,6 @@ describe('gRPC protocol', () => {
 
     test('features not built yet answer UNIMPLEMENTED with the reason', async () => {
       const expected: Record<string, RegExp> = {
-        RepositoryModelLoad: /model load is not implemented by this server yet/,
-        RepositoryModelUnload: /model unload is not implemented by this server yet/,
         SystemSharedMemoryStatus: /system shared memory is not implemented/,
         SystemSharedMemoryRegister: /system shared memory is not implemented/,
         SystemSharedMemoryUnregister: /system shared memory is not implemented/,
@@ -270,6 +268,17 @@ describe('gRPC protocol', () => {
       };
       for (const [method, re] of Object.entries(expected)) {
         await expectError(method, { model_name: 'simple', name: 'x' }, grpc.status.UNIMPLEMENTED, re);
+      }
+    });
+
+    test("RepositoryModelLoad/Unload in mode none: UNAVAILABLE with Triton's message", async () => {
+      for (const method of ['RepositoryModelLoad', 'RepositoryModelUnload']) {
+        await expectError(
+          method,
+          { model_name: 'simple' },
+          grpc.status.UNAVAILABLE,
+          /^explicit model load \/ unload is not allowed if polling is enabled$/,
+        );
       }
     });
 

@@ -1,11 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=131072 node
 /**
  * `nereid`: the server's command line, with `tritonserver`'s flag names and defaults
  * (server `src/command_line_parser.cc`; `tritonserver --help`). Boolean flags take an optional
  * value as tritonserver's do: `--exit-on-error=false`, `--strict-readiness true`, `--log-info`.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createLogger, type LogFormat } from '../core/logger.js';
+import { createLogger, defaultLogSettings, type LogFormat } from '../core/logger.js';
 import { NEREID_VERSION } from '../core/server.js';
 import { parseTraceConfig } from '../core/trace.js';
 import { parseMetricsConfig } from '../frontends/metrics/metrics.js';
@@ -67,10 +67,29 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
     .addOption(
       new Option(
         '--model-control-mode <mode>',
-        'model control mode; only "none" (load everything at start) so far',
+        'model control mode (docs/user_guide/model_management.md): none (load every model at start), ' +
+          'poll (load every model, then follow repository changes every --repository-poll-secs), ' +
+          'explicit (load --load-model names, then only through the load/unload API)',
       )
-        .choices(['none'])
+        .argParser((v: string) => {
+          const mode = v.toLowerCase();
+          if (!['none', 'poll', 'explicit'].includes(mode))
+            throw new InvalidArgumentError(`expected none, poll or explicit, got '${v}'`);
+          return mode;
+        })
         .default('none'),
+    )
+    .option(
+      '--repository-poll-secs <seconds>',
+      'poll mode: seconds between repository polls (0 = never poll)',
+      parseInteger(0),
+      d.repositoryPollSecs,
+    )
+    .option(
+      '--load-model <name>',
+      'explicit mode: model to load at start; repeatable; "*" alone loads every model',
+      collect,
+      [],
     )
     .option(
       '--model-config-name <name>',
@@ -235,6 +254,11 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
         program.error(`error: ${(e as Error).message}`);
       }
       const repositories = [...o.modelRepository, ...o.modelStore];
+      if (o.loadModel.length > 0 && o.modelControlMode !== 'explicit') {
+        createLogger(defaultLogSettings()).warn(
+          '--load-model is only used with --model-control-mode=explicit; ignoring it',
+        );
+      }
       if (repositories.length === 0) program.error('error: at least one --model-repository is required');
       const settings: ServeSettings = {
         ...d,
@@ -262,6 +286,9 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
         exitTimeoutSecs: o.exitTimeoutSecs,
         modelConfigName: o.modelConfigName,
         modelLoadThreads: o.modelLoadThreadCount,
+        modelControlMode: o.modelControlMode,
+        repositoryPollSecs: o.repositoryPollSecs,
+        startupModels: o.loadModel,
         serverName: o.serverName ?? o.id,
         log: {
           logVerbose: o.logVerbose,

@@ -5,7 +5,7 @@
 import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
 import { PythonBackend } from '../backends/python/backend.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
-import { InferenceServer } from '../core/server.js';
+import { InferenceServer, type ModelControlMode } from '../core/server.js';
 import { defaultTraceConfig, TraceManager, type TraceConfig } from '../core/trace.js';
 import { GrpcFrontend, type GrpcCompressionLevel } from '../frontends/grpc/server.js';
 import { HttpFrontend } from '../frontends/http/server.js';
@@ -64,6 +64,12 @@ export interface ServeSettings {
   modelConfigName?: string;
   /** `--model-load-thread-count` (4). */
   modelLoadThreads: number;
+  /** `--model-control-mode` (none). */
+  modelControlMode: ModelControlMode;
+  /** `--repository-poll-secs` (15): seconds between repository polls in poll mode. */
+  repositoryPollSecs: number;
+  /** `--load-model` names (explicit mode; `*` = all). */
+  startupModels: string[];
   /** Server metadata name (`--id`, default "triton"). */
   serverName: string;
   /** Log settings. */
@@ -112,6 +118,9 @@ export function defaultServeSettings(): ServeSettings {
     exitOnError: true,
     exitTimeoutSecs: 30,
     modelLoadThreads: 4,
+    modelControlMode: 'none',
+    repositoryPollSecs: 15,
+    startupModels: [],
     serverName: 'triton',
     log: defaultLogSettings(),
     allowMetrics: true,
@@ -162,11 +171,20 @@ export async function startServer(
     strictReadiness: settings.strictReadiness,
     modelConfigName: settings.modelConfigName,
     modelLoadThreads: settings.modelLoadThreads,
+    modelControlMode: settings.modelControlMode,
+    repositoryPollSecs: settings.repositoryPollSecs,
+    startupModels: settings.startupModels,
     serverName: settings.serverName,
     logger,
     tracer,
   });
-  const failedModels = await core.loadAll();
+  let failedModels: string[];
+  try {
+    failedModels = await core.loadAll();
+  } catch (e) {
+    await core.shutdown(0);
+    throw e;
+  }
   logger.info(core.modelTable());
   if (failedModels.length > 0 && settings.exitOnError) {
     await core.shutdown(0);

@@ -447,6 +447,7 @@ export class ModelVersion {
   async unload(): Promise<void> {
     this.accepting = false;
     await this.scheduler.idle();
+    this.scheduler.close();
     await Promise.all(this.instances.map((i) => i.unload()));
   }
 

@@ -5,18 +5,29 @@
  * Lookup errors, readiness and index semantics follow Triton's core
  * (`src/model_repository_manager/model_lifecycle.cc`, `src/server.cc`, `src/tritonserver.cc`).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { ModelConfig } from '../config/types.js';
-import { listModels, readModel, type ModelSource } from '../repository/repository.js';
+import { openRepository } from '../repository/cloud.js';
+import type { RepositorySource } from '../repository/source.js';
 import type { Backend } from './backend.js';
 import { configTypeToDatatype } from './datatypes.js';
 import { asTritonError, TritonError } from './errors.js';
 import type { Logger } from './logger.js';
-import { ModelVersion } from './model.js';
+import type { ModelVersion } from './model.js';
+import {
+  MODEL_CONTROL_DISABLED,
+  MODEL_READY_REASON_DUPLICATE,
+  ModelManager,
+  type ModelControlMode,
+  type ModelEntry,
+  type ModelLoadParameters,
+  type ModelState,
+} from './model-manager.js';
 import type { InferenceRequest, InferenceResponse, StreamCallback } from './request.js';
 import type { BatchStat, MemoryUsage, ResponseStat, StatDuration } from './stats.js';
 import { TraceManager } from './trace.js';
+
+export { statusString } from './model-manager.js';
+export type { ModelControlMode, ModelLoadParameters, ModelState } from './model-manager.js';
 
 /** Nereid's version, reported as the server version. */
 export const NEREID_VERSION = '0.1.0';
@@ -24,6 +35,8 @@ export const NEREID_VERSION = '0.1.0';
 /** The protocol extensions Nereid implements (server metadata `extensions`, in Triton's order). */
 export const EXTENSIONS = [
   'classification',
+  'model_repository',
+  'model_repository(unload_dependents)',
   'model_configuration',
   'binary_tensor_data',
   'parameters',
@@ -31,9 +44,6 @@ export const EXTENSIONS = [
   'trace',
   'logging',
 ] as const;
-
-/** Model version states as Triton names them (`ModelReadyState`). */
-export type ModelState = 'UNKNOWN' | 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
 /** Server settings (the CLI maps `tritonserver` flags onto these). */
 export interface ServerOptions {
@@ -51,41 +61,20 @@ export interface ServerOptions {
   modelConfigName?: string;
   /** Models loaded at once (`--model-load-thread-count`, default 4). */
   modelLoadThreads?: number;
+  /** `--model-control-mode` (default none; docs/user_guide/model_management.md). */
+  modelControlMode?: ModelControlMode;
+  /** `--repository-poll-secs`: seconds between repository polls in poll mode (default 15; 0 = never). */
+  repositoryPollSecs?: number;
+  /** `--load-model` names loaded at start in explicit mode (`*` = every model). */
+  startupModels?: string[];
+  /** Repository sources to use instead of opening `repositories` (tests, embedding). */
+  sources?: RepositorySource[];
   /** Server metadata `name` (`--server-name`/`--id`, default "triton" as the official clients expect). */
   serverName?: string;
   /** The log. */
   logger: Logger;
   /** Request tracing (`--trace-config`); tracing is off when absent. */
   tracer?: TraceManager;
-}
-
-interface VersionEntry {
-  state: ModelState;
-  reason: string;
-  model?: ModelVersion;
-}
-
-interface ModelEntry {
-  name: string;
-  source?: ModelSource;
-  /** Why the model as a whole could not load (config error, no versions); '' when fine. */
-  reason: string;
-  versions: Map<number, VersionEntry>;
-}
-
-/** `Status::AsString()` form of an error, used in repository index reasons and the model table. */
-export function statusString(e: TritonError): string {
-  const names: Record<string, string> = {
-    INVALID_ARG: 'Invalid argument',
-    INTERNAL: 'Internal',
-    NOT_FOUND: 'Not found',
-    UNAVAILABLE: 'Unavailable',
-    UNSUPPORTED: 'Unsupported',
-    ALREADY_EXISTS: 'Already exists',
-    CANCELLED: 'Cancelled',
-    UNKNOWN: 'Unknown',
-  };
-  return `${names[e.code] ?? 'Unknown'}: ${e.message}`;
 }
 
 /** Model metadata (KServe v2 "Model Metadata Response JSON Object"). */
@@ -130,16 +119,51 @@ export interface ModelStatistics {
 
 /** The server core. */
 export class InferenceServer {
-  private readonly models = new Map<string, ModelEntry>();
   private readonly backends: Map<string, Backend>;
   private live = true;
   private shuttingDown = false;
+  /** Model table, control modes, load/unload/reload and polling. */
+  readonly manager: ModelManager;
   /** Request tracing (trace extension); off unless configured. */
   readonly tracer: TraceManager;
 
+  /** @throws Error for a malformed cloud repository URL. */
   constructor(readonly options: ServerOptions) {
     this.backends = new Map(options.backends.map((b) => [b.name, b]));
     this.tracer = options.tracer ?? TraceManager.disabled(options.logger);
+    this.manager = new ModelManager({
+      sources: options.sources ?? options.repositories.map((r, i) => openRepository(r, i, options.logger)),
+      backends: this.backends,
+      backendConfig: options.backendConfig,
+      autoComplete: options.autoComplete !== false,
+      modelConfigName: options.modelConfigName,
+      loadThreads: options.modelLoadThreads ?? 4,
+      mode: options.modelControlMode ?? 'none',
+      pollSecs: options.repositoryPollSecs ?? 15,
+      startupModels: options.startupModels ?? [],
+      logger: options.logger,
+      infer: (r) => this.infer(r),
+      inferStream: (r, cb) => this.inferStream(r, cb),
+      notify: (m, event) => {
+        for (const l of this.listeners) l(m, event);
+      },
+    });
+  }
+
+  private readonly listeners = new Set<(m: ModelVersion, event: 'ready' | 'unloaded') => void>();
+
+  /**
+   * Calls `listener` whenever a model version becomes READY after start-up loading began, or is
+   * unloaded (what the metrics frontend needs to follow models loaded later).
+   * @returns a function that removes the listener.
+   */
+  onModelChange(listener: (m: ModelVersion, event: 'ready' | 'unloaded') => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private get models(): Map<string, ModelEntry> {
+    return this.manager.models;
   }
 
   /** Every READY model version, ordered by name then version (what the metrics frontend reports). */
@@ -158,100 +182,37 @@ export class InferenceServer {
   }
 
   /**
-   * Loads every model of every repository (Triton's model control mode NONE). A model that fails
-   * to load is recorded as UNAVAILABLE with its reason and does not stop the others.
+   * Start-up loading for the model control mode: every model (none, poll — which then starts
+   * polling), or the `--load-model` names (explicit). A model that fails to load is recorded as
+   * UNAVAILABLE with its reason and does not stop the others.
    * @returns the names of models that failed.
-   * @throws Error when a repository cannot be read.
+   * @throws Error when a repository cannot be read; TritonError for bad `--load-model` names.
    */
-  async loadAll(): Promise<string[]> {
-    const { models, duplicates } = listModels(this.options.repositories);
-    for (const d of duplicates) {
-      this.models.set(d.name, {
-        name: d.name,
-        source: d,
-        reason: `model '${d.name}' appears in more than one model repository`,
-        versions: new Map(),
-      });
-    }
-    const queue = models.slice();
-    const failed: string[] = duplicates.map((d) => d.name);
-    const worker = async () => {
-      for (let m = queue.shift(); m; m = queue.shift()) {
-        if (!(await this.loadModel(m))) failed.push(m.name);
-      }
-    };
-    const threads = Math.max(1, this.options.modelLoadThreads ?? 4);
-    await Promise.all(Array.from({ length: Math.min(threads, models.length) }, worker));
-    return [...new Set(failed)].sort();
+  loadAll(): Promise<string[]> {
+    return this.manager.start();
   }
 
-  /** Loads (or reloads) one model's selected versions; true when every version loaded. */
-  private async loadModel(source: ModelSource): Promise<boolean> {
-    const log = this.logger;
-    const entry: ModelEntry = { name: source.name, source, reason: '', versions: new Map() };
-    this.models.set(source.name, entry);
-    let def;
-    try {
-      def = readModel(source, {
-        configName: this.options.modelConfigName,
-        allowMissingConfig: this.options.autoComplete !== false,
-      });
-    } catch (e) {
-      entry.reason = (e as Error).message;
-      log.error(`failed to load '${source.name}': ${entry.reason}`);
-      return false;
-    }
-    const backend = this.backends.get(def.config.backend);
-    if (!backend) {
-      entry.reason = `unable to find backend '${def.config.backend || def.config.platform}' for model '${source.name}'`;
-      log.error(`failed to load '${source.name}': ${entry.reason}`);
-      return false;
-    }
-    let ok = true;
-    await Promise.all(
-      def.versions.map(async (version) => {
-        const v: VersionEntry = { state: 'LOADING', reason: '' };
-        entry.versions.set(version, v);
-        const versionDir = path.join(source.dir, String(version));
-        const file = def.config.default_model_filename || backend.defaultModelFilename;
-        const ctx = {
-          name: source.name,
-          version,
-          modelDir: source.dir,
-          versionDir,
-          modelPath: path.join(versionDir, file),
-          backendConfig: this.options.backendConfig?.[backend.name] ?? {},
-          logger: log.child(`${source.name}:${version}`),
-          infer: (r: InferenceRequest) => this.infer(r),
-          inferStream: (r: InferenceRequest, cb: StreamCallback) => this.inferStream(r, cb),
-        };
-        log.info(`loading: ${source.name}:${version}`);
-        const loadStart = performance.now();
-        try {
-          if (!fs.existsSync(ctx.modelPath)) {
-            throw new TritonError(
-              'UNAVAILABLE',
-              `unable to find '${ctx.modelPath}' for model '${source.name}'`,
-            );
-          }
-          v.model = await ModelVersion.load(
-            structuredClone(def.config),
-            backend,
-            ctx,
-            this.options.autoComplete !== false,
-          );
-          v.model.loadDurationSecs = (performance.now() - loadStart) / 1000;
-          v.state = 'READY';
-          log.info(`successfully loaded '${source.name}' version ${version}`);
-        } catch (e) {
-          ok = false;
-          v.state = 'UNAVAILABLE';
-          v.reason = statusString(asTritonError(e));
-          log.error(`failed to load '${source.name}' version ${version}: ${v.reason}`);
-        }
-      }),
-    );
-    return ok;
+  /**
+   * The load API (`POST /v2/repository/models/{m}/load`, gRPC RepositoryModelLoad): loads or reloads
+   * a model; the old versions keep serving until the new ones are ready.
+   * @throws TritonError UNAVAILABLE outside explicit mode (Triton's message), INVALID_ARG for bad
+   *   parameters or a failed load, INTERNAL when no repository has the model.
+   */
+  async loadModel(name: string, params: ModelLoadParameters = {}): Promise<void> {
+    if (this.manager.mode !== 'explicit') throw new TritonError('UNAVAILABLE', MODEL_CONTROL_DISABLED);
+    if (this.shuttingDown) throw new TritonError('UNAVAILABLE', 'Server exiting');
+    await this.manager.load(name, params);
+  }
+
+  /**
+   * The unload API (`POST /v2/repository/models/{m}/unload`, gRPC RepositoryModelUnload): resolves
+   * once in-flight requests completed and every version is unloaded.
+   * @param unloadDependents accepted (Triton's `unload_dependents`); Nereid has no ensembles.
+   * @throws TritonError UNAVAILABLE outside explicit mode (Triton's message).
+   */
+  async unloadModel(name: string, unloadDependents = false): Promise<void> {
+    if (this.manager.mode !== 'explicit') throw new TritonError('UNAVAILABLE', MODEL_CONTROL_DISABLED);
+    await this.manager.unload(name, unloadDependents);
   }
 
   /** Liveness (`/v2/health/live`). */
@@ -265,7 +226,10 @@ export class InferenceServer {
     if (this.options.strictReadiness === false) return true;
     for (const m of this.models.values()) {
       if (m.reason) return false;
-      for (const v of m.versions.values()) if (v.state !== 'READY' || !v.model?.isReady()) return false;
+      for (const v of m.versions.values()) {
+        if (v.state === 'UNAVAILABLE' && v.reason === 'unloaded') continue;
+        if (v.state !== 'READY' || !v.model?.isReady()) return false;
+      }
     }
     return true;
   }
@@ -385,24 +349,34 @@ export class InferenceServer {
   }
 
   /**
-   * `/v2/repository/index`: every model with its versions' states and reasons; a model that never got
-   * to loading versions shows its name (plus state UNAVAILABLE and the reason when it failed).
+   * `/v2/repository/index`: every model of the repositories (loaded or not) and every model in the
+   * table, with their versions' states and reasons. A model never loaded shows only its name; a
+   * model that failed before loading versions shows UNAVAILABLE and the reason; one found in several
+   * repositories shows UNAVAILABLE "model appears in two or more repositories". When a reload failed
+   * and the previous versions still serve, their READY entries carry the reload's failure as reason.
    * @param readyOnly only READY versions (the request body's `ready: true`).
+   * @throws Error when a repository cannot be read.
    */
-  repositoryIndex(readyOnly = false): RepositoryIndexEntry[] {
+  async repositoryIndex(readyOnly = false): Promise<RepositoryIndexEntry[]> {
     const out: RepositoryIndexEntry[] = [];
-    const names = [...this.models.keys()].sort();
-    for (const name of names) {
-      const m = this.models.get(name)!;
-      if (m.versions.size === 0) {
+    const { names, duplicates } = await this.manager.repositoryModels();
+    const all = [...new Set([...names, ...this.models.keys()])].sort();
+    for (const name of all) {
+      const m = this.models.get(name);
+      if (duplicates.has(name) && !m?.versions.size) {
+        if (!readyOnly) out.push({ name, state: 'UNAVAILABLE', reason: MODEL_READY_REASON_DUPLICATE });
+        continue;
+      }
+      if (!m || m.versions.size === 0) {
         if (readyOnly) continue;
-        out.push(m.reason ? { name, state: 'UNAVAILABLE', reason: m.reason } : { name });
+        out.push(m?.reason ? { name, state: 'UNAVAILABLE', reason: m.reason } : { name });
         continue;
       }
       for (const [n, v] of [...m.versions.entries()].sort((a, b) => a[0] - b[0])) {
         if (readyOnly && v.state !== 'READY') continue;
         const e: RepositoryIndexEntry = { name, version: String(n), state: v.state };
-        if (v.reason) e.reason = v.reason;
+        const reason = v.reason || (v.state === 'READY' ? m.reloadError : '');
+        if (reason) e.reason = reason;
         out.push(e);
       }
     }
@@ -487,6 +461,7 @@ export class InferenceServer {
    */
   async shutdown(timeoutMs: number): Promise<number> {
     this.shuttingDown = true;
+    await this.manager.close();
     const loaded = [...this.models.values()].flatMap((m) =>
       [...m.versions.values()].flatMap((v) => (v.model ? [v.model] : [])),
     );
@@ -496,6 +471,7 @@ export class InferenceServer {
     const left = remaining();
     await Promise.all(loaded.map((m) => m.unload().catch(() => undefined)));
     for (const m of this.models.values()) for (const v of m.versions.values()) v.model = undefined;
+    await this.manager.release();
     this.live = false;
     return left;
   }

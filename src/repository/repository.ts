@@ -106,35 +106,43 @@ function guessBackend(dir: string, versions: number[]): string {
 
 /**
  * Reads a model folder: its config (`config.pbtxt`, or `configs/<configName>.pbtxt` when that
- * exists) and the versions to load.
+ * exists, or `config` when given — the load API's `config` parameter) and the versions to load.
  * @param allowMissingConfig accept a folder without config.pbtxt (auto-complete fills it).
+ * @param config a configuration to use instead of the folder's files.
  * @throws Error naming the file and the problem: unreadable or invalid config, a config `name`
  *   other than the folder's, no backend/platform, no version folder.
  */
 export function readModel(
   source: ModelSource,
-  opts: { configName?: string; allowMissingConfig: boolean },
+  opts: { configName?: string; allowMissingConfig: boolean; config?: ModelConfig },
 ): ModelDefinition {
   let file = path.join(source.dir, 'config.pbtxt');
-  if (opts.configName) {
-    const custom = path.join(source.dir, 'configs', `${opts.configName}.pbtxt`);
-    if (fs.existsSync(custom)) file = custom;
+  let config: ModelConfig;
+  if (opts.config) {
+    file = 'config'; // the load parameter's name, for messages
+    config = structuredClone(opts.config);
+  } else {
+    if (opts.configName) {
+      const custom = path.join(source.dir, 'configs', `${opts.configName}.pbtxt`);
+      if (fs.existsSync(custom)) file = custom;
+    }
+    let text = '';
+    if (fs.existsSync(file)) {
+      text = fs.readFileSync(file, 'utf8');
+    } else if (!opts.allowMissingConfig) {
+      throw new Error(
+        `failed to read model configuration: '${file}' does not exist (auto-complete is disabled)`,
+      );
+    }
+    config = parseModelConfig(text, file);
   }
-  let text = '';
-  if (fs.existsSync(file)) {
-    text = fs.readFileSync(file, 'utf8');
-  } else if (!opts.allowMissingConfig) {
-    throw new Error(
-      `failed to read model configuration: '${file}' does not exist (auto-complete is disabled)`,
-    );
-  }
-  const config = parseModelConfig(text, file);
   if (config.name && config.name !== source.name) {
     throw new Error(
       `model configuration '${file}' has name '${config.name}' but the model folder is named '${source.name}'; they must match`,
     );
   }
   config.name = source.name;
+  if (!isDir(source.dir)) throw new Error(`model folder '${source.dir}' does not exist`);
   const available = availableVersions(source.dir);
   if (available.length === 0) throw new Error('No model version was found');
   if (!config.backend && !config.platform) config.backend = guessBackend(source.dir, available);

@@ -127,6 +127,14 @@ export abstract class InstancePool implements Scheduler {
       },
       Math.max(0, at - performance.now()),
     );
+    // The listeners keep the process alive; a pending wake-up alone must not.
+    this.timer.unref();
+  }
+
+  private clearWake(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
   private async run(instance: ModelInstance, batch: QueuedRequest[]): Promise<void> {
@@ -156,6 +164,7 @@ export abstract class InstancePool implements Scheduler {
 
   private checkIdle(): void {
     if (this.running === 0 && this.pending() === 0) {
+      this.clearWake();
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -165,6 +174,11 @@ export abstract class InstancePool implements Scheduler {
   idle(): Promise<void> {
     if (this.running === 0 && this.pending() === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.clearWake();
+    this.idleWaiters = [];
   }
 
   rejectQueued(error: TritonError): void {

@@ -28,6 +28,8 @@ export interface Scheduler {
   pending(): number;
   /** Resolves once nothing is queued or executing (used to drain before unload). */
   idle(): Promise<void>;
+  /** Releases timers once the scheduler is idle and will get no more requests (after unload). */
+  close(): void;
   /** Fails every queued request with `error` (used on unload). */
   rejectQueued(error: TritonError): void;
 }

@@ -6,11 +6,12 @@
  *
  *   ServerLive, ServerReady, ModelReady, ServerMetadata, ModelMetadata, ModelConfig,
  *   ModelStatistics, RepositoryIndex                     answered from the core
+ *   RepositoryModelLoad/Unload                             model repository extension (explicit mode)
  *   ModelInfer                                             unary inference
  *   ModelStreamInfer                                       bidirectional streaming inference
  *   LogSettings                                            log settings (extension_logging.md)
  *   TraceSetting                                           trace settings (extension_trace.md)
- *   RepositoryModelLoad/Unload, {System,Cuda}SharedMemory{Status,Register,Unregister},
+ *   {System,Cuda}SharedMemory{Status,Register,Unregister},
  *   Health/Watch                                           UNIMPLEMENTED with a message saying why
  *   grpc.health.v1.Health/Check                            SERVING when the server is ready
  *
@@ -23,7 +24,7 @@ import { modelConfigToJson } from '../../config/index.js';
 import { asTritonError, TritonError, type ErrorCode } from '../../core/errors.js';
 import { logSettingsJson, updateLogSettings, type Logger } from '../../core/logger.js';
 import type { RequestTrace } from '../../core/trace.js';
-import type { InferenceServer } from '../../core/server.js';
+import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
 import {
   decodeInferRequest,
   encodeInferResponse,
@@ -102,10 +103,6 @@ function serviceError(e: unknown): Partial<grpc.StatusObject> {
 
 /** Why each not-yet-built RPC answers UNIMPLEMENTED. */
 const UNIMPLEMENTED: Record<string, string> = {
-  RepositoryModelLoad:
-    'model load is not implemented by this server yet: models are loaded at start (model control mode "none"); the model_repository extension is not listed',
-  RepositoryModelUnload:
-    'model unload is not implemented by this server yet: models are loaded at start (model control mode "none"); the model_repository extension is not listed',
   SystemSharedMemoryStatus:
     'system shared memory is not implemented by this server yet (system_shared_memory is not listed in its extensions)',
   SystemSharedMemoryRegister:
@@ -119,6 +116,37 @@ const UNIMPLEMENTED: Record<string, string> = {
   CudaSharedMemoryUnregister:
     'CUDA shared memory is not implemented by this server yet (cuda_shared_memory is not listed in its extensions)',
 };
+
+/** A ModelRepositoryParameter (oneof bool_param, int64_param, string_param, bytes_param). */
+type RepositoryParameter = {
+  bool_param?: boolean;
+  int64_param?: number | string;
+  string_param?: string;
+  bytes_param?: Uint8Array;
+};
+
+/**
+ * RepositoryModelLoad parameters → core load parameters: `config` must be a string_param and
+ * `file:<path>` a bytes_param (Triton's checks and messages); other keys are ignored.
+ * @throws TritonError INVALID_ARG naming the parameter.
+ */
+export function loadParameters(
+  parameters: Record<string, RepositoryParameter> | undefined,
+): ModelLoadParameters {
+  const out: ModelLoadParameters = {};
+  for (const [key, v] of Object.entries(parameters ?? {})) {
+    if (key === 'config') {
+      if (!hasField(v, 'string_param'))
+        throw new TritonError('INVALID_ARG', "Config parameter 'config' must have string type for its value");
+      out.config = v.string_param;
+    } else if (key.startsWith('file:')) {
+      if (!hasField(v, 'bytes_param'))
+        throw new TritonError('INVALID_ARG', `File parameter '${key}' must have bytes type for its value`);
+      (out.files ??= new Map()).set(key.slice('file:'.length), v.bytes_param ?? new Uint8Array());
+    }
+  }
+  return out;
+}
 
 /** A LogSettings setting value (oneof bool_param, uint32_param, string_param). */
 type LogSettingValue = { bool_param?: boolean; uint32_param?: number; string_param?: string };
@@ -278,14 +306,30 @@ export class GrpcFrontend {
       ModelStatistics: this.unary((r: NameVersion) => ({
         model_stats: core.statistics(r.name, parseModelVersion(r.version)),
       })),
-      RepositoryIndex: this.unary((r: { ready: boolean }) => ({
-        models: core.repositoryIndex(r.ready).map((m) => ({
+      RepositoryIndex: this.unary(async (r: { ready: boolean }) => ({
+        models: (await core.repositoryIndex(r.ready)).map((m) => ({
           name: m.name,
           version: m.version ?? '',
           state: m.state ?? '',
           reason: m.reason ?? '',
         })),
       })),
+      RepositoryModelLoad: this.unary(
+        async (r: { model_name: string; parameters?: Record<string, RepositoryParameter> }) => {
+          await core.loadModel(r.model_name, loadParameters(r.parameters));
+          return {};
+        },
+      ),
+      RepositoryModelUnload: this.unary(
+        async (r: { model_name: string; parameters?: Record<string, RepositoryParameter> }) => {
+          const p = r.parameters?.unload_dependents;
+          if (p && !hasField(p, 'bool_param')) {
+            throw new TritonError('INVALID_ARG', "Unload parameter 'unload_dependents' must be a boolean");
+          }
+          await core.unloadModel(r.model_name, p?.bool_param === true);
+          return {};
+        },
+      ),
       LogSettings: this.unary((r: { settings?: Record<string, LogSettingValue> }) => {
         const update: Record<string, unknown> = {};
         for (const [key, v] of Object.entries(r.settings ?? {})) {

@@ -9,7 +9,9 @@
  *   GET  /v2/models/{m}[/versions/{v}]/config        model configuration (JSON)
  *   POST /v2/models/{m}[/versions/{v}]/infer         inference (JSON, binary tensor data)
  *   GET  /v2/models/stats, /v2/models/{m}[/versions/{v}]/stats   statistics
- *   POST /v2/repository/index                        repository index
+ *   POST /v2/repository[/{r}]/index                  repository index (extension_model_repository.md)
+ *   POST /v2/repository[/{r}]/models/{m}/load        load or reload a model (explicit mode)
+ *   POST /v2/repository[/{r}]/models/{m}/unload      unload a model (explicit mode)
  *   GET|POST /v2/logging                             log settings (extension_logging.md)
  *   GET|POST /v2[/models/{m}]/trace/setting          trace settings (extension_trace.md)
  *
@@ -24,7 +26,7 @@ import { modelConfigToJson } from '../../config/index.js';
 import { asTritonError, TritonError } from '../../core/errors.js';
 import { logSettingsJson, updateLogSettings } from '../../core/logger.js';
 import { Cancellation } from '../../core/request.js';
-import type { InferenceServer } from '../../core/server.js';
+import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
 import { readBody } from './body.js';
 import { encodeInferResponse, parseInferRequest } from './infer.js';
 
@@ -59,6 +61,38 @@ export function httpStatus(e: TritonError): number {
 
 const MODEL_ROUTE =
   /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?(?:\/(infer|ready|config|stats|trace\/setting))?$/;
+
+/** Triton's repository routes (`src/http_server.cc` repo regex); the repository name is ignored. */
+const REPOSITORY_ROUTE = /^\/v2\/repository(?:\/([^/]+))?\/(index|models\/([^/]+)\/(load|unload))$/;
+
+/**
+ * The load API's `parameters` object → core load parameters: `config` (a string holding the JSON
+ * model configuration) and `file:<path>` (base64 file contents); other keys are ignored, as Triton.
+ * @throws TritonError INVALID_ARG naming the parameter and the type it needs.
+ */
+export function parseLoadParameters(parameters: unknown): ModelLoadParameters {
+  if (parameters === undefined || parameters === null) return {};
+  if (typeof parameters !== 'object' || Array.isArray(parameters))
+    throw new TritonError('INVALID_ARG', "'parameters' must be a JSON object");
+  const out: ModelLoadParameters = {};
+  for (const [key, value] of Object.entries(parameters as Record<string, unknown>)) {
+    if (key === 'config') {
+      if (typeof value !== 'string') {
+        throw new TritonError('INVALID_ARG', "Config parameter 'config' must have string type for its value");
+      }
+      out.config = value;
+    } else if (key.startsWith('file:')) {
+      if (typeof value !== 'string' || !/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(value)) {
+        throw new TritonError(
+          'INVALID_ARG',
+          `File parameter '${key}' must be a base64-encoded string of the file's contents`,
+        );
+      }
+      (out.files ??= new Map()).set(key.slice('file:'.length), Buffer.from(value, 'base64'));
+    }
+  }
+  return out;
+}
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -203,6 +237,11 @@ export class HttpFrontend {
           return;
       }
     }
+    const repo = REPOSITORY_ROUTE.exec(path);
+    if (repo) {
+      if (only('POST')) await this.repository(req, res, repo[2] === 'index' ? 'index' : repo[4], repo[3]);
+      return;
+    }
     switch (path) {
       case '/v2':
         if (only('GET')) sendJson(res, 200, this.core.metadata());
@@ -228,28 +267,36 @@ export class HttpFrontend {
       case '/v2/trace/setting':
         if (only('GET', 'POST')) await this.traceSetting(req, res, method, undefined);
         return;
-      case '/v2/repository/index': {
-        if (!only('POST')) return;
-        const body = await readBody(req, this.maxInputSize);
-        let ready = false;
-        if (body.data.length > 0) {
-          let json: unknown;
-          try {
-            json = JSON.parse(body.data.toString('utf8'));
-          } catch (e) {
-            throw new TritonError(
-              'INVALID_ARG',
-              `failed to parse the request JSON buffer: ${(e as Error).message}`,
-            );
-          }
-          ready = (json as { ready?: unknown })?.ready === true;
-        }
-        sendJson(res, 200, this.core.repositoryIndex(ready));
-        return;
-      }
     }
     req.resume();
     sendJson(res, 404, { error: 'Not Found' });
+  }
+
+  /** The model repository extension: index, load, unload. */
+  private async repository(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    action: string,
+    rawName: string | undefined,
+  ): Promise<void> {
+    const body = await this.jsonObject(req);
+    if (action === 'index') {
+      sendJson(res, 200, await this.core.repositoryIndex(body.ready === true));
+      return;
+    }
+    const name = decodeName(rawName ?? '');
+    if (action === 'load') {
+      await this.core.loadModel(name, parseLoadParameters(body.parameters));
+    } else {
+      const p = body.parameters as Record<string, unknown> | undefined;
+      const dependents = p && typeof p === 'object' ? p.unload_dependents : undefined;
+      if (dependents !== undefined && typeof dependents !== 'boolean') {
+        throw new TritonError('INVALID_ARG', "Unload parameter 'unload_dependents' must be a boolean");
+      }
+      await this.core.unloadModel(name, dependents === true);
+    }
+    res.writeHead(200, { 'Content-Length': 0 });
+    res.end();
   }
 
   /** Reads a JSON object body ({} when empty). @throws TritonError INVALID_ARG when it is not one. */

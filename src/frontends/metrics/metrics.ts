@@ -353,8 +353,11 @@ export class NereidMetrics {
             registers: [this.registry],
           })
         : undefined;
-    for (const m of models) {
+    const known = new Set(labelNames);
+    const attach = (m: ModelVersion) => {
       const labels = this.labelsOf(m);
+      // A version loaded later with metric_tags keys unknown at start cannot join the families.
+      if (!Object.keys(labels).every((k) => known.has(k))) return;
       const c = s && {
         request: s.request.labels(labels),
         queue: s.queue.labels(labels),
@@ -363,7 +366,7 @@ export class NereidMetrics {
         output: s.output.labels(labels),
       };
       const h = histogram && m.decoupled ? histogram.labels(labels) : undefined;
-      if (!c && !h) continue;
+      if (!c && !h) return;
       m.stats.observer = {
         request(totalNs, queueNs) {
           if (c) {
@@ -381,8 +384,23 @@ export class NereidMetrics {
           }
         },
       };
-    }
+    };
+    for (const m of models) attach(m);
+    // Versions loaded or unloaded later (model management): observe the new, drop the old series.
+    this.unsubscribe = this.core.onModelChange((m, event) => {
+      if (event === 'ready') {
+        attach(m);
+        return;
+      }
+      m.stats.observer = undefined;
+      const labels = this.labels.get(m);
+      if (!labels || !Object.keys(labels).every((k) => known.has(k))) return;
+      if (s) for (const family of Object.values(s)) family.remove(labels);
+      if (histogram && m.decoupled) histogram.remove(labels);
+    });
   }
+
+  private unsubscribe: (() => void) | undefined;
 
   /** Sets the CPU gauges (no-op without `--allow-cpu-metrics`). */
   setCpu(utilization: number, totalBytes: number, usedBytes: number): void {
@@ -394,6 +412,7 @@ export class NereidMetrics {
 
   /** Detaches the summary/histogram observers from the models. */
   close(): void {
+    this.unsubscribe?.();
     for (const m of this.core.readyModels()) m.stats.observer = undefined;
   }
 
