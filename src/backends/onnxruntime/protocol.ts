@@ -136,8 +136,8 @@ export function decodeTensors(meta: Float64Array, specs: TensorSpec[]): WireTens
       const byteOffset = meta[k++];
       const byteLength = meta[k++];
       const rank = meta[k++];
-      const shape = Array.from(meta.subarray(k, k + rank));
-      k += rank;
+      const shape: number[] = new Array(rank);
+      for (let d = 0; d < rank; d++) shape[d] = meta[k++];
       list.push({ name: spec.name, datatype: spec.datatype, shape, buffer, byteOffset, byteLength });
     }
     lists.push(list);
