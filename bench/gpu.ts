@@ -14,7 +14,6 @@
  * On a machine without a GPU it says so and exits 0; when the GPU set-up is incomplete it prints
  * what `nereid setup gpu --check` reports and exits 1. Writes `gpu-results.json` under --out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -23,6 +22,7 @@ import { listGpus } from '../src/core/gpu.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, ensureResNet50, finalNetFeeds, projectRoot } from './models.js';
+import { startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,34 +32,6 @@ const outDir = path.resolve(
 
 function log(line: string): void {
   process.stderr.write(`[bench:gpu] ${line}\n`);
-}
-
-async function waitReady(url: string, ms = 600_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-function startNereid(repo: string, httpPort: number, grpcPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
-      `--model-repository=${repo}`,
-      `--http-port=${httpPort}`,
-      `--grpc-port=${grpcPort}`,
-      '--allow-metrics=false',
-      '--log-info=false',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
 }
 
 /** A copy of a model folder whose config gets `extra` and KIND_GPU instances instead of its own. */
@@ -173,7 +145,7 @@ async function main(): Promise<void> {
     ceilings: { cuda: gpuCeilings, cpu: cpuCeiling },
   };
   try {
-    await waitReady(`http://127.0.0.1:${httpPort}/v2/models/FinalNet_cuda/ready`);
+    await waitReady(`http://127.0.0.1:${httpPort}/v2/models/FinalNet_cuda/ready`, 600_000);
     const http = `127.0.0.1:${httpPort}`;
 
     // (0) Parity with the PyTorch outputs of reference.json.

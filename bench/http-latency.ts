@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { projectRoot } from './models.js';
+import { waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--requests') + 1] || 0) || 3000;
@@ -91,19 +92,6 @@ async function bareServer(): Promise<{ port: number; close: () => void }> {
   );
   await waitReady(`http://127.0.0.1:${port}/`);
   return { port, close: () => child.kill('SIGTERM') };
-}
-
-/** Polls `url` until it answers 200 (10 s at most). */
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 200) throw new Error(`${url} did not become ready`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function overHttp(

@@ -15,21 +15,10 @@ import * as path from 'node:path';
 import { buildRequests, generateData, parseModelInfo } from '../src/perf/input-data.js';
 import { runPerf } from '../src/perf/run.js';
 import { projectRoot } from './models.js';
+import { waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 3;
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${url} did not become ready`);
-}
 
 /** Requests/s of `concurrency` bare loops over `ms`. */
 async function bareLoop(port: number, body: Buffer, headerLength: number, concurrency: number, ms: number) {

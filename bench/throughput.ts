@@ -14,7 +14,7 @@
  * Needs Debian's python3-torch/python3-onnx for the model generator (first run only). Prints a
  * table with the ratios; writes perf_analyzer CSVs, SVG plots and results.json under --out.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,6 +22,7 @@ import { buildExampleRepository } from '../src/examples/build.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, finalNetFeeds, projectRoot } from './models.js';
+import { startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -32,33 +33,6 @@ const intervalMs = quick ? 2000 : 4000;
 
 function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
-}
-
-async function waitReady(url: string): Promise<void> {
-  for (let i = 0; i < 600; i++) {
-    try {
-      if ((await fetch(url)).status === 200) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} did not become ready`);
-}
-
-function startNereid(repo: string, httpPort: number, grpcPort: number): ChildProcess {
-  return spawn(
-    process.execPath,
-    [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
-      '--allow-metrics=false',
-      `--model-repository=${repo}`,
-      `--http-port=${httpPort}`,
-      `--grpc-port=${grpcPort}`,
-      '--log-info=false',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
 }
 
 function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {

@@ -1,0 +1,51 @@
+/**
+ * Starting the processes the benchmarks measure: a Nereid server from the compiled CLI, and waiting
+ * until a server answers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { projectRoot } from './models.js';
+
+/**
+ * Polls `url` every 50 ms until it answers 200.
+ * @param timeoutMs how long to wait (ms).
+ * @throws Error naming the URL when it did not become ready in time.
+ */
+export async function waitReady(url: string, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).status === 200) return;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
+/**
+ * Starts `node dist/src/cli/main.js` over `repo` on the given ports, metrics and info logs off, its
+ * output going to this process's stdout/stderr.
+ * @param extraArgs more server flags.
+ */
+export function startNereid(
+  repo: string,
+  httpPort: number,
+  grpcPort: number,
+  extraArgs: string[] = [],
+): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      `--model-repository=${repo}`,
+      `--http-port=${httpPort}`,
+      `--grpc-port=${grpcPort}`,
+      '--allow-metrics=false',
+      '--log-info=false',
+      ...extraArgs,
+    ],
+    { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+}
