@@ -22,7 +22,7 @@ import { listGpus } from '../src/core/gpu.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, ensureResNet50, finalNetFeeds, projectRoot } from './models.js';
-import { startNereid, waitReady } from './servers.js';
+import { best, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -47,15 +47,6 @@ function gpuVariant(repo: string, source: string, name: string, original: string
     path.join(dir, 'config.pbtxt'),
     `${config}\ninstance_group [ { count: 2 kind: KIND_GPU } ]\n${extra}\n`,
   );
-}
-
-function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
-  let b = { throughput: 0, level: 0, p99Us: 0 };
-  for (const l of report.levels) {
-    if (l.throughput > b.throughput)
-      b = { throughput: l.throughput, level: l.concurrency ?? 0, p99Us: l.percentilesUs['99'] };
-  }
-  return b;
 }
 
 async function main(): Promise<void> {

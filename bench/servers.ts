@@ -1,9 +1,10 @@
 /**
- * Starting the processes the benchmarks measure: a Nereid server from the compiled CLI, and waiting
- * until a server answers.
+ * Starting the processes the benchmarks measure (a Nereid server from the compiled CLI), waiting
+ * until a server answers, and reading the best load level of a `nereid perf` report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import type { PerfReport } from '../src/perf/index.js';
 import { projectRoot } from './models.js';
 
 /**
@@ -48,4 +49,14 @@ export function startNereid(
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
   );
+}
+
+/** The load level of a `nereid perf` report with the highest throughput (infer/s), its level and p99 (µs). */
+export function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
+  let b = { throughput: 0, level: 0, p99Us: 0 };
+  for (const l of report.levels) {
+    if (l.throughput > b.throughput)
+      b = { throughput: l.throughput, level: l.concurrency ?? 0, p99Us: l.percentilesUs['99'] };
+  }
+  return b;
 }

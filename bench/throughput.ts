@@ -22,7 +22,7 @@ import { buildExampleRepository } from '../src/examples/build.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, finalNetFeeds, projectRoot } from './models.js';
-import { startNereid, waitReady } from './servers.js';
+import { best, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -33,15 +33,6 @@ const intervalMs = quick ? 2000 : 4000;
 
 function log(line: string): void {
   process.stderr.write(`[bench] ${line}\n`);
-}
-
-function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
-  let b = { throughput: 0, level: 0, p99Us: 0 };
-  for (const l of report.levels) {
-    if (l.throughput > b.throughput)
-      b = { throughput: l.throughput, level: l.concurrency ?? 0, p99Us: l.percentilesUs['99'] };
-  }
-  return b;
 }
 
 async function perf(name: string, options: Parameters<typeof runPerf>[0]): Promise<PerfReport> {

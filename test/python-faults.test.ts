@@ -8,40 +8,19 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { defaultServeSettings, startServer, type RunningServer } from '../src/cli/serve.js';
-import { createLogger, defaultLogSettings } from '../src/core/logger.js';
 import { writeAddSub } from './helpers/models.js';
 import { writeAddSubPy, writeSimpleIdentity } from './helpers/python-models.js';
-import { http, tempDir } from './helpers/server.js';
+import { http, serve, tempDir, type TestServer } from './helpers/server.js';
 
-/** A server on free ports whose log is kept in memory. */
+/** A server on free ports (no gRPC) whose log lines are kept in memory. */
 async function start(
   repo: string,
   backendConfig: Record<string, Record<string, string>> = {},
-): Promise<{ server: RunningServer; url: string; log: () => string }> {
-  let text = '';
-  const out = new Writable({
-    write(chunk, _enc, cb) {
-      text += String(chunk);
-      cb();
-    },
-  });
-  const server = await startServer(
-    {
-      ...defaultServeSettings(),
-      repositories: [repo],
-      httpPort: 0,
-      httpAddress: '127.0.0.1',
-      allowGrpc: false,
-      exitOnError: false,
-      exitTimeoutSecs: 5,
-      backendConfig,
-    },
-    createLogger(defaultLogSettings(), out),
-  );
-  return { server, url: `http://127.0.0.1:${server.httpPort}`, log: () => text };
+): Promise<{ server: TestServer; url: string; log: () => string }> {
+  const lines: string[] = [];
+  const server = await serve([repo], { allowGrpc: false, backendConfig }, { logLines: lines });
+  return { server, url: server.url, log: () => lines.join('\n') };
 }
 
 const addSubBody = {
