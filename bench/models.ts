@@ -97,11 +97,20 @@ export function ensureFinalNet(): string {
     fs.renameSync(tmpRef, reference);
     fs.renameSync(tmp, model);
   });
-  fs.copyFileSync(
-    path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'),
-    path.join(dir, 'config.pbtxt'),
-  );
+  installConfig(path.join(sharedDir(), 'models', 'finalnet', 'config.pbtxt'), path.join(dir, 'config.pbtxt'));
   return dir;
+}
+
+/**
+ * Puts the shared `config.pbtxt` into a cached model folder atomically (write aside, then rename),
+ * so a test process reading it while another one installs it never sees a half-written file.
+ */
+function installConfig(from: string, to: string): void {
+  const text = fs.readFileSync(from);
+  if (fs.existsSync(to) && fs.readFileSync(to).equals(text)) return;
+  const tmp = `${to}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, to);
 }
 
 /**
@@ -125,10 +134,7 @@ export function ensureResNet50(): string {
     );
     fs.renameSync(tmp, model);
   });
-  fs.copyFileSync(
-    path.join(sharedDir(), 'models', 'resnet50', 'config.pbtxt'),
-    path.join(dir, 'config.pbtxt'),
-  );
+  installConfig(path.join(sharedDir(), 'models', 'resnet50', 'config.pbtxt'), path.join(dir, 'config.pbtxt'));
   return dir;
 }
 
