@@ -1,7 +1,8 @@
 /**
  * Schedulers and model instances, functionally (no timings asserted): the dynamic batcher's batch
  * limits, ordering, priorities, queue policies (timeouts, full queues), cancellation of a
- * disconnected client's queued request, instance counts and warmup before ready.
+ * disconnected client's queued request, instance counts, warmup before ready, and the default
+ * scheduler's bundles of short executions.
  *
  * "Busy" models are the MatMul chains of helpers/models.ts: one request of batch 256 keeps an
  * instance busy for a few hundred milliseconds, long enough to queue others behind it.
@@ -10,10 +11,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { OrtInstance } from '../src/backends/onnxruntime/instance.js';
+import type { TensorSpec } from '../src/backends/onnxruntime/protocol.js';
+import type { ModelInstance } from '../src/core/backend.js';
 import { TritonError } from '../src/core/errors.js';
-import type { InferenceRequest } from '../src/core/request.js';
+import type { ExecuteResult, InferenceRequest } from '../src/core/request.js';
+import { DefaultScheduler, MAX_BUNDLE } from '../src/core/scheduler/default-scheduler.js';
+import { ModelStats } from '../src/core/stats.js';
 import { http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
-import { slowBody, writeSlowModel } from './helpers/models.js';
+import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
 
 const N = 512; // width of the busy models
 const BUSY_LAYERS = 96;
@@ -280,5 +286,124 @@ describe('scheduling', () => {
     );
     const s = await stats('warm');
     assert.equal(s.execution_count, 0, 'warmup runs are not inference statistics');
+  });
+});
+
+describe('default scheduler bundles', () => {
+  /** A real ORT instance of `model` whose `executeSeveral` calls are logged (bundle sizes). */
+  async function loggedInstance(
+    modelPath: string,
+    io: { inputs: TensorSpec[]; outputs: TensorSpec[] },
+    bundles: number[],
+  ): Promise<ModelInstance> {
+    const inst = await OrtInstance.start('logged_0', {
+      modelPath,
+      sessionOptions: { intraOpNumThreads: 1 },
+      ...io,
+      maxBatchSize: 8,
+    });
+    return {
+      name: inst.name,
+      execute: (r) => inst.execute(r),
+      executeSeveral: (b) => {
+        bundles.push(b.length);
+        return inst.executeSeveral(b);
+      },
+      unload: () => inst.unload(),
+    };
+  }
+
+  /** Enqueues requests on `scheduler` at once; resolves with their results in order. */
+  function enqueueAll(scheduler: DefaultScheduler, requests: InferenceRequest[]): Promise<ExecuteResult[]> {
+    return Promise.all(
+      requests.map(
+        (request) =>
+          new Promise<ExecuteResult>((resolve) =>
+            scheduler.enqueue({ request, batchSize: 1, enqueuedAt: performance.now(), done: resolve }),
+          ),
+      ),
+    );
+  }
+
+  test('short executions are handed over together, each still its own execution', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'addsub');
+    const int32 = (name: string): TensorSpec => ({ name, datatype: 'INT32', dims: [16] });
+    const bundles: number[] = [];
+    const instance = await loggedInstance(
+      path.join(repo, 'addsub', '1', 'model.onnx'),
+      { inputs: [int32('INPUT0'), int32('INPUT1')], outputs: [int32('OUTPUT0'), int32('OUTPUT1')] },
+      bundles,
+    );
+    const stats = new ModelStats();
+    const scheduler = new DefaultScheduler([instance], stats);
+    const addsub = (k: number): InferenceRequest => ({
+      model: 'addsub',
+      id: String(k),
+      inputs: ['INPUT0', 'INPUT1'].map((name, j) => ({
+        name,
+        datatype: 'INT32' as const,
+        shape: [1, 16],
+        data: new Uint8Array(Int32Array.from({ length: 16 }, (_, i) => (j === 0 ? k * 100 + i : i)).buffer),
+      })),
+      parameters: {},
+    });
+    try {
+      // The first executions teach the scheduler how long one takes; then 64 arrive at once.
+      for (let i = 0; i < 8; i++) await enqueueAll(scheduler, [addsub(0)]);
+      const results = await enqueueAll(
+        scheduler,
+        Array.from({ length: 64 }, (_, k) => addsub(k + 1)),
+      );
+      results.forEach((r, k) => {
+        assert.ok(!(r instanceof TritonError), String(r));
+        const sum = new Int32Array(r.outputs[0].data.slice().buffer);
+        const diff = new Int32Array(r.outputs[1].data.slice().buffer);
+        assert.deepEqual(
+          [...sum],
+          Array.from({ length: 16 }, (_, i) => (k + 1) * 100 + 2 * i),
+        );
+        assert.deepEqual([...diff], Array(16).fill((k + 1) * 100));
+      });
+      assert.equal(stats.executionCount, 72, 'one execution per request');
+      assert.equal(stats.inferenceCount, 72);
+      // The first of the 64 found the instance free and ran alone; most others went in bundles
+      // (how many per bundle follows the measured execution time).
+      const bundled = bundles.reduce((a, b) => a + b, 0);
+      assert.ok(
+        bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 63,
+        `bundles ${JSON.stringify(bundles)}`,
+      );
+    } finally {
+      scheduler.close();
+      await instance.unload();
+    }
+  });
+
+  test('long executions are not bundled', async () => {
+    const repo = tempDir();
+    writeSlowModel(repo, 'slow', 1, N, BUSY_LAYERS);
+    const fp32: TensorSpec = { name: 'INPUT0', datatype: 'FP32', dims: [N] };
+    const bundles: number[] = [];
+    const instance = await loggedInstance(
+      path.join(repo, 'slow', '1', 'model.onnx'),
+      { inputs: [fp32], outputs: [{ ...fp32, name: 'OUTPUT0' }] },
+      bundles,
+    );
+    const stats = new ModelStats();
+    const scheduler = new DefaultScheduler([instance], stats);
+    try {
+      await enqueueAll(scheduler, [request('slow', 1)]);
+      const results = await enqueueAll(
+        scheduler,
+        Array.from({ length: 8 }, () => request('slow', 1)),
+      );
+      assert.ok(results.every((r) => !(r instanceof TritonError)));
+      assert.equal(stats.executionCount, 9);
+      assert.deepEqual(bundles, [], 'executions of milliseconds each go one at a time');
+    } finally {
+      scheduler.close();
+      await instance.unload();
+    }
   });
 });

@@ -9,7 +9,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { newConfigMessage } from '../config/index.js';
 import type { ModelConfig, ModelInstanceGroup, ModelVersionPolicy_Latest } from '../config/types.js';
-import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from './backend.js';
+import type {
+  Backend,
+  ExecutionOutcome,
+  InstancePlacement,
+  ModelInstance,
+  ModelLoadContext,
+} from './backend.js';
 import { classify } from './classification.js';
 import { asTritonError, TritonError } from './errors.js';
 import type {
@@ -138,25 +144,37 @@ function failureReason(e: TritonError): FailureReason {
  * COMPUTE_END (the middle two placed from the instance's ExecuteTimings). One `.then` per execution.
  */
 function observedInstance(instance: ModelInstance): ModelInstance {
+  const observe = (requests: InferenceRequest[], out: ExecutionOutcome, start: bigint | undefined) => {
+    for (const r of out.results) if (r instanceof TritonError) backendErrors.add(r);
+    if (start !== undefined) traceCompute(requests, start, out.timings);
+    return out;
+  };
+  const failed = (e: unknown): never => {
+    const err = asTritonError(e);
+    backendErrors.add(err);
+    throw err;
+  };
+  const traceStart = (requests: InferenceRequest[]) => {
+    for (const r of requests) if (r.trace) return nowNs();
+    return undefined;
+  };
+  const several = instance.executeSeveral?.bind(instance);
   return {
     name: instance.name,
     unload: () => instance.unload(),
     execute(requests: InferenceRequest[]) {
-      let start: bigint | undefined;
-      for (const r of requests) if (r.trace) start ??= nowNs();
-      return instance.execute(requests).then(
-        (out) => {
-          for (const r of out.results) if (r instanceof TritonError) backendErrors.add(r);
-          if (start !== undefined) traceCompute(requests, start, out.timings);
-          return out;
-        },
-        (e: unknown) => {
-          const err = asTritonError(e);
-          backendErrors.add(err);
-          throw err;
-        },
-      );
+      const start = traceStart(requests);
+      return instance.execute(requests).then((out) => observe(requests, out, start), failed);
     },
+    executeSeveral: several
+      ? (batches: InferenceRequest[][]) => {
+          const start = traceStart(batches.flat());
+          return several(batches).then(
+            (outs) => outs.map((out, i) => observe(batches[i], out, start)),
+            failed,
+          );
+        }
+      : undefined,
   };
 }
 

@@ -2,98 +2,136 @@
  * The event-loop side of an ONNX Runtime model instance: a worker thread holding one session.
  */
 import { Worker } from 'node:worker_threads';
-import type { ModelInstance } from '../../core/backend.js';
+import type { ExecutionOutcome, ModelInstance } from '../../core/backend.js';
 import { TritonError } from '../../core/errors.js';
-import type { ExecuteResult, ExecuteTimings, InferenceRequest } from '../../core/request.js';
+import type { ExecuteResult, InferenceRequest } from '../../core/request.js';
 import type { Tensor } from '../../core/tensor.js';
 import {
   decodeTensors,
   encodeNames,
-  encodeTensors,
   type FromWorker,
   type GraphTensor,
   type ToWorker,
-  type WireRequest,
-  type WireTensor,
   type WorkerInit,
 } from './protocol.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 type Pending = {
-  resolve: (r: { results: ExecuteResult[]; timings: ExecuteTimings }) => void;
+  /** Requests per execution. */
+  sizes: number[];
+  resolve: (r: ExecutionOutcome[]) => void;
   reject: (e: Error) => void;
 };
 
 /**
- * Packs the inputs of a batch for transfer. A request that owns its buffers hands them over as they
- * are (no copy; the worker gathers them). The inputs of all other requests are copied once into one
- * fresh buffer, laid out input by input — every request's `INPUT0`, then every request's `INPUT1`,
- * each run 8-byte aligned — which is the batch tensor itself: the worker uses each run as it is,
- * so batch-1 requests cost one copy in all. (Transferring a shared buffer would take it from its
- * other users, and structured-cloning a view would copy all of its buffer.)
+ * Packs the inputs of requests for transfer and describes them in `meta` (the `encodeTensors`
+ * layout, written in place from `k`; returns the next free position). `groups` gives the requests
+ * per execution. A request that owns its buffers hands them over as they are (no copy; the worker
+ * gathers them). The inputs of all other requests of an execution are copied once into one fresh
+ * buffer, laid out input by input — every request's `INPUT0`, then every request's `INPUT1`, each run
+ * 8-byte aligned — which is the batch tensor itself: the worker uses each run as it is, so batch-1
+ * requests cost one copy in all. (Transferring a shared buffer would take it from its other users,
+ * and structured-cloning a view would copy all of its buffer.)
+ * @param inputIndex config input name → position.
+ * @throws Error for an input name not in the config (requests are validated before they get here).
  */
 export function packRequests(
   requests: InferenceRequest[],
-  outputNames: (r: InferenceRequest) => string[],
-): { wire: WireRequest[]; buffers: ArrayBuffer[] } {
-  const buffers: ArrayBuffer[] = [];
-  const index = new Map<ArrayBuffer, number>();
-  const owned = requests.map(
-    (r) => r.ownsBuffers === true && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer)),
-  );
-  // Runs of the copied requests: input name → total bytes, in first-seen order.
-  const runs = new Map<string, number>();
-  requests.forEach((r, i) => {
-    if (owned[i]) return;
-    for (const t of r.inputs) runs.set(t.name, (runs.get(t.name) ?? 0) + t.data.byteLength);
-  });
-  let packed: Uint8Array | undefined;
-  let packedIndex = -1;
-  const cursor = new Map<string, number>();
-  if (runs.size > 0) {
-    let total = 0;
-    for (const [name, bytes] of runs) {
-      cursor.set(name, total);
-      total += (bytes + 7) & ~7;
-    }
-    const ab = new ArrayBuffer(total);
-    packed = new Uint8Array(ab);
-    packedIndex = buffers.push(ab) - 1;
-  }
-  const wire = requests.map((r, i) => {
-    const inputs = r.inputs.map((t): WireTensor => {
-      if (owned[i]) {
-        const ab = t.data.buffer as ArrayBuffer;
-        let b = index.get(ab);
-        if (b === undefined) {
-          b = buffers.push(ab) - 1;
-          index.set(ab, b);
-        }
-        return {
-          name: t.name,
-          datatype: t.datatype,
-          shape: t.shape,
-          buffer: b,
-          byteOffset: t.data.byteOffset,
-          byteLength: t.data.byteLength,
-        };
+  groups: number[],
+  inputIndex: Map<string, number>,
+  meta: Float64Array,
+  k: number,
+  buffers: ArrayBuffer[],
+): number {
+  const inputs = inputIndex.size;
+  const runs = new Array<number>(inputs);
+  const cursor = new Array<number>(inputs);
+  const ownedBuffers = new Map<ArrayBuffer, number>();
+  let first = 0;
+  for (const n of groups) {
+    const end = first + n;
+    // Bytes per config input over the copied requests of this execution.
+    runs.fill(0);
+    let copied = false;
+    const owned: boolean[] = new Array(n);
+    for (let i = first; i < end; i++) {
+      const r = requests[i];
+      owned[i - first] =
+        r.ownsBuffers === true && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer));
+      if (owned[i - first]) continue;
+      copied = true;
+      for (const t of r.inputs) {
+        const index = inputIndex.get(t.name);
+        if (index === undefined) throw new Error(`tensor '${t.name}' is not in the model configuration`);
+        runs[index] += t.data.byteLength;
       }
-      const at = cursor.get(t.name)!;
-      packed!.set(t.data, at);
-      cursor.set(t.name, at + t.data.byteLength);
-      return {
-        name: t.name,
-        datatype: t.datatype,
-        shape: t.shape,
-        buffer: packedIndex,
-        byteOffset: at,
-        byteLength: t.data.byteLength,
-      };
-    });
-    return { inputs, outputs: outputNames(r) };
-  });
-  return { wire, buffers };
+    }
+    let packed: Uint8Array | undefined;
+    let packedIndex = -1;
+    if (copied) {
+      let total = 0;
+      for (let j = 0; j < inputs; j++) {
+        cursor[j] = total;
+        total += (runs[j] + 7) & ~7;
+      }
+      const ab = new ArrayBuffer(total);
+      packed = new Uint8Array(ab);
+      packedIndex = buffers.push(ab) - 1;
+    }
+    for (let i = first; i < end; i++) {
+      const r = requests[i];
+      meta[k++] = r.inputs.length;
+      for (const t of r.inputs) {
+        const index = inputIndex.get(t.name);
+        if (index === undefined) throw new Error(`tensor '${t.name}' is not in the model configuration`);
+        const bytes = t.data;
+        let buffer: number;
+        let byteOffset: number;
+        if (owned[i - first]) {
+          const ab = bytes.buffer as ArrayBuffer;
+          let b = ownedBuffers.get(ab);
+          if (b === undefined) {
+            b = buffers.push(ab) - 1;
+            ownedBuffers.set(ab, b);
+          }
+          buffer = b;
+          byteOffset = bytes.byteOffset;
+        } else {
+          byteOffset = cursor[index];
+          if (bytes.byteLength === 8) {
+            // One 8-byte element (an INT64/FP64 of a batch-1 request): cheaper than a set() call.
+            const src = bytes;
+            const dst = packed!;
+            for (let q = 0; q < 8; q++) dst[byteOffset + q] = src[q];
+          } else {
+            packed!.set(bytes, byteOffset);
+          }
+          cursor[index] = byteOffset + bytes.byteLength;
+          buffer = packedIndex;
+        }
+        meta[k++] = index;
+        meta[k++] = buffer;
+        meta[k++] = byteOffset;
+        meta[k++] = bytes.byteLength;
+        const shape = t.shape;
+        meta[k++] = shape.length;
+        for (let d = 0; d < shape.length; d++) meta[k++] = shape[d];
+      }
+    }
+    first = end;
+  }
+  return k;
+}
+
+/** Length of the `encodeTensors` description of the requests' inputs. */
+function metaLength(requests: InferenceRequest[]): number {
+  let size = 1;
+  for (const r of requests) {
+    size += 1;
+    for (const t of r.inputs) size += 5 + t.shape.length;
+  }
+  return size;
 }
 
 /** One ORT session in its own worker thread. */
@@ -148,28 +186,43 @@ export class OrtInstance implements ModelInstance {
     return new OrtInstance(name, worker, graph, outputNames, init);
   }
 
-  execute(requests: InferenceRequest[]): Promise<{ results: ExecuteResult[]; timings: ExecuteTimings }> {
+  execute(requests: InferenceRequest[]): Promise<ExecutionOutcome> {
+    return this.send(requests).then((outcomes) => outcomes[0]);
+  }
+
+  /** Several executions in one message to the worker, run there one after the other. */
+  executeSeveral(batches: InferenceRequest[][]): Promise<ExecutionOutcome[]> {
+    return this.send(
+      batches.flat(),
+      batches.map((b) => b.length),
+    );
+  }
+
+  /**
+   * Posts requests to the worker: one execution of all of them, or executions of `sizes[i]`
+   * requests each, in order.
+   */
+  private send(requests: InferenceRequest[], sizes?: number[]): Promise<ExecutionOutcome[]> {
     if (this.closed)
       return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
     const id = this.nextId++;
-    const { wire, buffers } = packRequests(requests, this.outputNames);
+    const groups = sizes ?? [requests.length];
+    const buffers: ArrayBuffer[] = [];
     let meta: Float64Array;
     let wanted: Float64Array;
     try {
-      meta = encodeTensors(
-        wire.map((r) => r.inputs),
-        this.inputIndex,
-      );
-      wanted = encodeNames(
-        wire.map((r) => r.outputs),
-        this.outputIndex,
-      );
+      meta = new Float64Array(metaLength(requests));
+      meta[0] = requests.length;
+      packRequests(requests, groups, this.inputIndex, meta, 1, buffers);
+      wanted = encodeNames(requests.map(this.outputNames), this.outputIndex);
     } catch (e) {
       return Promise.reject(new TritonError('INVALID_ARG', (e as Error).message));
     }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const msg: ToWorker = { type: 'run', id, meta, wanted, buffers };
+      this.pending.set(id, { sizes: groups, resolve, reject });
+      const msg: ToWorker = sizes
+        ? { type: 'run', id, meta, wanted, sizes, buffers }
+        : { type: 'run', id, meta, wanted, buffers };
       this.worker.postMessage(msg, buffers);
     });
   }
@@ -189,7 +242,13 @@ export class OrtInstance implements ModelInstance {
       })),
     }));
     for (const e of msg.errors ?? []) results[e.index] = new TritonError(e.code, e.message);
-    p.resolve({ results, timings: msg.timings });
+    const outcomes: ExecutionOutcome[] = [];
+    let first = 0;
+    p.sizes.forEach((size, i) => {
+      outcomes.push({ results: results.slice(first, first + size), timings: msg.timings[i] });
+      first += size;
+    });
+    p.resolve(outcomes);
   }
 
   private failAll(message: string): void {

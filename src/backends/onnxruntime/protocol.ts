@@ -64,6 +64,11 @@ export type ToWorker =
       meta: Float64Array;
       /** `encodeNames` of each request's requested outputs (indices into the config outputs). */
       wanted: Float64Array;
+      /**
+       * Requests per execution, when the message holds several executions run one after the other
+       * (the default scheduler's bundles); absent, all requests form one execution.
+       */
+      sizes?: number[];
       buffers: ArrayBuffer[];
     }
   | { type: 'close' };
@@ -86,10 +91,11 @@ export type FromWorker =
       id: number;
       /** `encodeTensors` of each request's outputs (empty for a request that failed). */
       meta: Float64Array;
-      /** Requests that failed, by index in the batch. */
+      /** Requests that failed, by index in the message. */
       errors?: Array<{ index: number; code: ErrorCode; message: string }>;
       buffers: ArrayBuffer[];
-      timings: ExecuteTimings;
+      /** One entry per execution. */
+      timings: ExecuteTimings[];
     };
 
 /**

@@ -23,6 +23,10 @@ import {
   type WorkerInit,
 } from './protocol.js';
 import { fromOrtType, toOrtType } from './types.js';
+import type { ErrorCode } from '../../core/errors.js';
+import type { ExecuteTimings } from '../../core/request.js';
+
+type ExecutionError = { index: number; code: ErrorCode; message: string };
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
@@ -243,17 +247,12 @@ async function main(): Promise<void> {
     outputs: graphTensors(session.outputMetadata),
   } satisfies FromWorker);
 
-  port.on('message', async (msg: ToWorker) => {
-    if (msg.type === 'close') {
-      await session.release();
-      port.close();
-      return;
-    }
-    const { id, buffers } = msg;
+  /** Runs one execution; per-request failures come back as errors, indexed within `requests`. */
+  async function execute(
+    requests: WireRequest[],
+    buffers: ArrayBuffer[],
+  ): Promise<{ split?: Split; errors?: ExecutionError[]; timings: ExecuteTimings }> {
     const t0 = performance.now();
-    const inputLists = decodeTensors(msg.meta, init.inputs);
-    const outputLists = decodeNames(msg.wanted, init.outputs);
-    const requests: WireRequest[] = inputLists.map((inputs, i) => ({ inputs, outputs: outputLists[i] }));
     try {
       const feeds: Record<string, ort.Tensor> = {};
       // Every request's tensors grouped by input name, in request order (one pass over the batch).
@@ -274,18 +273,14 @@ async function main(): Promise<void> {
       const t2 = performance.now();
       const split = scatterOutputs(requests, out, wanted);
       const t3 = performance.now();
-      const reply: FromWorker = {
-        type: 'result',
-        id,
-        meta: encodeTensors(split.tensors, outIndex),
-        buffers: split.buffers,
+      return {
+        split,
         timings: {
           computeInputNs: Math.round((t1 - t0) * 1e6),
           computeInferNs: Math.round((t2 - t1) * 1e6),
           computeOutputNs: Math.round((t3 - t2) * 1e6),
         },
       };
-      port.postMessage(reply, split.buffers);
     } catch (e) {
       const message = (e as Error).message;
       const errors = requests.map((_, index) =>
@@ -301,17 +296,60 @@ async function main(): Promise<void> {
               message,
             },
       );
-      const zero = {
-        computeInputNs: 0,
-        computeInferNs: Math.round((performance.now() - t0) * 1e6),
-        computeOutputNs: 0,
+      return {
+        errors,
+        timings: {
+          computeInputNs: 0,
+          computeInferNs: Math.round((performance.now() - t0) * 1e6),
+          computeOutputNs: 0,
+        },
       };
-      const meta = encodeTensors(
-        requests.map(() => []),
-        outIndex,
-      );
-      port.postMessage({ type: 'result', id, meta, errors, buffers: [], timings: zero } satisfies FromWorker);
     }
+  }
+
+  port.on('message', async (msg: ToWorker) => {
+    if (msg.type === 'close') {
+      await session.release();
+      port.close();
+      return;
+    }
+    const { id, buffers } = msg;
+    const inputLists = decodeTensors(msg.meta, init.inputs);
+    const outputLists = decodeNames(msg.wanted, init.outputs);
+    const requests: WireRequest[] = inputLists.map((inputs, i) => ({ inputs, outputs: outputLists[i] }));
+    const sizes = msg.sizes ?? [requests.length];
+    // Each execution's outputs, merged into one reply: buffer indices and error indices shifted.
+    const tensors: WireTensor[][] = [];
+    const outBuffers: ArrayBuffer[] = [];
+    const errors: ExecutionError[] = [];
+    const timings: ExecuteTimings[] = [];
+    let first = 0;
+    for (const size of sizes) {
+      const part = requests.slice(first, first + size);
+      const r = await execute(part, buffers);
+      timings.push(r.timings);
+      if (r.split) {
+        const shift = outBuffers.length;
+        outBuffers.push(...r.split.buffers);
+        for (const list of r.split.tensors) {
+          if (shift > 0) for (const t of list) t.buffer += shift;
+          tensors.push(list);
+        }
+      } else {
+        for (const e of r.errors!) errors.push({ ...e, index: e.index + first });
+        for (let i = 0; i < size; i++) tensors.push([]);
+      }
+      first += size;
+    }
+    const reply: FromWorker = {
+      type: 'result',
+      id,
+      meta: encodeTensors(tensors, outIndex),
+      buffers: outBuffers,
+      timings,
+      ...(errors.length > 0 ? { errors } : {}),
+    };
+    port.postMessage(reply, outBuffers);
   });
 }
 

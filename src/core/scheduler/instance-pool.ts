@@ -5,12 +5,17 @@
  */
 import type { ModelInstance } from '../backend.js';
 import { asTritonError, TritonError } from '../errors.js';
-import type { ExecuteResult } from '../request.js';
+import type { ExecuteResult, ExecuteTimings } from '../request.js';
 import type { ModelStats } from '../stats.js';
 import type { QueuedRequest, Scheduler } from './scheduler.js';
 
-/** The answer of `nextBatch`: requests to run now, or nothing yet (re-check at `retryAt` ms). */
-export type BatchDecision = { run: QueuedRequest[] } | { wait: true; retryAt?: number } | undefined;
+/**
+ * The answer of `nextBatch`: requests to run now as one execution, requests to run now each in an
+ * execution of its own (`each`: handed to the instance together, see `ModelInstance.executeSeveral`),
+ * or nothing yet (re-check at `retryAt` ms).
+ */
+export type BatchDecision =
+  { run: QueuedRequest[]; each?: boolean } | { wait: true; retryAt?: number } | undefined;
 
 /** Base of the schedulers: instance pool, dispatch loop, completion, idle tracking. */
 export abstract class InstancePool implements Scheduler {
@@ -35,8 +40,13 @@ export abstract class InstancePool implements Scheduler {
   protected abstract admit(q: QueuedRequest): TritonError | undefined;
   /** Removes a waiting request (cancel, timeout); false when it is not waiting any more. */
   protected abstract withdraw(q: QueuedRequest): boolean;
-  /** Picks the next batch for a free instance (called only when one is free and something waits). */
-  protected abstract nextBatch(now: number): BatchDecision;
+  /**
+   * Picks the next batch for a free instance (called only when one is free and something waits).
+   * @param freeInstances instances free at this moment (at least 1).
+   * @param canBundle whether the instance about to be used takes an `each` decision of more than one
+   *   request (it has `executeSeveral`); when false, such a decision must hold one request.
+   */
+  protected abstract nextBatch(now: number, freeInstances: number, canBundle: boolean): BatchDecision;
   /** Removes and returns every waiting request. */
   protected abstract takeAll(): QueuedRequest[];
   abstract pending(): number;
@@ -102,7 +112,8 @@ export abstract class InstancePool implements Scheduler {
   private dispatchNow(): void {
     while (this.free.length > 0 && this.pending() > 0) {
       const now = performance.now();
-      const decision = this.nextBatch(now);
+      const next = this.free[this.free.length - 1];
+      const decision = this.nextBatch(now, this.free.length, next.executeSeveral !== undefined);
       if (!decision) break;
       if ('wait' in decision) {
         if (decision.retryAt !== undefined) this.wakeAt(decision.retryAt);
@@ -110,7 +121,11 @@ export abstract class InstancePool implements Scheduler {
       }
       const instance = this.free.pop()!;
       for (const q of decision.run) q.detach?.();
-      void this.run(instance, decision.run);
+      if (decision.each && decision.run.length > 1 && instance.executeSeveral) {
+        void this.runEach(instance, instance.executeSeveral.bind(instance), decision.run);
+      } else {
+        void this.run(instance, decision.run);
+      }
     }
   }
 
@@ -137,12 +152,61 @@ export abstract class InstancePool implements Scheduler {
     this.timerAt = Infinity;
   }
 
+  /**
+   * Mean compute time of one execution in ms (input + infer + output as the instances report it),
+   * an exponentially weighted average over recent executions (weight 0.3 for the latest, so it
+   * forgets a slow first run within a few executions); undefined before the first.
+   */
+  protected meanExecutionMs: number | undefined;
+
+  private observeExecution(timings: ExecuteTimings): void {
+    const ms = (timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs) / 1e6;
+    this.meanExecutionMs = this.meanExecutionMs === undefined ? ms : this.meanExecutionMs * 0.7 + ms * 0.3;
+  }
+
+  /** Runs each request as its own execution, all handed to the instance at once. */
+  private async runEach(
+    instance: ModelInstance,
+    executeSeveral: NonNullable<ModelInstance['executeSeveral']>,
+    requests: QueuedRequest[],
+  ): Promise<void> {
+    this.running++;
+    const start = performance.now();
+    try {
+      const outcomes = await executeSeveral(requests.map((q) => [q.request]));
+      // A request waited in the queue, then behind the executions before it in the bundle.
+      let behind = 0;
+      outcomes.forEach(({ results, timings }, i) => {
+        const q = requests[i];
+        this.stats.recordExecution(
+          q.batchSize,
+          1,
+          timings.computeInputNs,
+          timings.computeInferNs,
+          timings.computeOutputNs,
+        );
+        this.observeExecution(timings);
+        this.deliver(q, results[0], start - q.enqueuedAt + behind);
+        behind += (timings.computeInputNs + timings.computeInferNs + timings.computeOutputNs) / 1e6;
+      });
+    } catch (e) {
+      const err = asTritonError(e);
+      for (const q of requests) this.deliver(q, err, start - q.enqueuedAt);
+    } finally {
+      this.running--;
+      this.free.push(instance);
+      this.dispatch();
+      this.checkIdle();
+    }
+  }
+
   private async run(instance: ModelInstance, batch: QueuedRequest[]): Promise<void> {
     this.running++;
     const start = performance.now();
     try {
       const { results, timings } = await instance.execute(batch.map((q) => q.request));
       const size = batch.reduce((n, q) => n + q.batchSize, 0);
+      this.observeExecution(timings);
       this.stats.recordExecution(
         size,
         batch.length,

@@ -87,10 +87,9 @@ export function parseInferRequest(
   if (headerLength === 0) return parseRawRequest(body, model, version, config());
 
   const hlen = headerLength ?? data.length;
-  const text = data.toString('utf8', 0, hlen);
-  const fromPlan =
-    headerLength !== undefined ? fromCachedHeader(text, body, hlen, model, version) : undefined;
+  const fromPlan = headerLength !== undefined ? fromCachedHeader(body, hlen, model, version) : undefined;
   if (fromPlan) return fromPlan;
+  const text = data.toString('utf8', 0, hlen);
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -183,10 +182,10 @@ export function parseInferRequest(
   }
   const id = typeof json.id === 'string' ? json.id : '';
   const allBinary = parameters.binary_data_output === true;
-  if (headerLength !== undefined && text.length <= MAX_CACHED_HEADER && inputs.length > 0) {
+  if (headerLength !== undefined && hlen <= MAX_CACHED_HEADER && inputs.length > 0) {
     const all = json.inputs as Array<{ data?: unknown }>;
     if (all.every((i) => i.data === undefined)) {
-      remember(text, {
+      remember(data, hlen, {
         id,
         parameters,
         outputs,
@@ -223,26 +222,56 @@ interface HeaderPlan {
   inputs: Array<{ name: string; datatype: Tensor['datatype']; shape: number[]; size: number }>;
 }
 
-/** Headers longer than this (characters) are not cached. */
+/** Headers longer than this (bytes) are not cached. */
 const MAX_CACHED_HEADER = 16 * 1024;
-/** Distinct headers remembered (least recently stored ones are forgotten first). */
+/** Distinct headers remembered (the oldest stored ones are forgotten first). */
 const CACHED_HEADERS = 256;
-const plans = new Map<string, HeaderPlan>();
+/**
+ * Cached plans by header length in bytes; a hit is confirmed by comparing the header's bytes
+ * (memcmp), so a request's header is neither decoded to a string nor hashed.
+ */
+const plans = new Map<number, Array<{ bytes: Buffer; plan: HeaderPlan }>>();
+/** Cached entries, oldest first, for forgetting. */
+const planOrder: Array<{ bytes: Buffer; plan: HeaderPlan }> = [];
 
-function remember(text: string, plan: HeaderPlan): void {
-  if (plans.size >= CACHED_HEADERS) plans.delete(plans.keys().next().value!);
-  plans.set(text, plan);
+/** Distinct headers of one length remembered (bounds the comparisons of a look-up). */
+const CACHED_PER_LENGTH = 8;
+
+function forget(entry: { bytes: Buffer; plan: HeaderPlan }): void {
+  planOrder.splice(planOrder.indexOf(entry), 1);
+  const list = plans.get(entry.bytes.length)!;
+  list.splice(list.indexOf(entry), 1);
+  if (list.length === 0) plans.delete(entry.bytes.length);
+}
+
+function remember(data: Buffer, hlen: number, plan: HeaderPlan): void {
+  if (planOrder.length >= CACHED_HEADERS) forget(planOrder[0]);
+  const same = plans.get(hlen);
+  if (same && same.length >= CACHED_PER_LENGTH) forget(same[0]);
+  // A copy: the body's buffer may be handed to a model instance's thread.
+  const entry = { bytes: Buffer.from(data.subarray(0, hlen)), plan };
+  planOrder.push(entry);
+  const list = plans.get(hlen);
+  if (list) list.push(entry);
+  else plans.set(hlen, [entry]);
+}
+
+/** The cached plan of the first `hlen` bytes of `data`, if any. */
+function cachedPlan(data: Buffer, hlen: number): HeaderPlan | undefined {
+  const list = plans.get(hlen);
+  if (!list) return undefined;
+  for (const e of list) if (data.compare(e.bytes, 0, hlen, 0, hlen) === 0) return e.plan;
+  return undefined;
 }
 
 /** The request from a cached header plan, or undefined (not cached, or sizes that do not add up). */
 function fromCachedHeader(
-  text: string,
   body: Body,
   hlen: number,
   model: string,
   version: string | undefined,
 ): ParsedInfer | undefined {
-  const plan = plans.get(text);
+  const plan = cachedPlan(body.data, hlen);
   if (!plan) return undefined;
   const data = body.data;
   let offset = hlen;
