@@ -17,7 +17,7 @@ import { Fifo } from './queue.js';
 import type { QueuedRequest } from './scheduler.js';
 
 /** Expected compute (ms) one bundle of executions may hold. */
-export const BUNDLE_BUDGET_MS = 0.2;
+export const BUNDLE_BUDGET_MS = 0.5;
 /** Most requests in one bundle. */
 export const MAX_BUNDLE = 32;
 

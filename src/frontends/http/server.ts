@@ -138,6 +138,9 @@ export function pickEncoding(accept: string | undefined): 'gzip' | 'deflate' | '
   return best;
 }
 
+/** Binary outputs up to this many bytes are copied behind the JSON header into one write. */
+const SMALL_RESPONSE = 16 * 1024;
+
 function decodeName(raw: string): string {
   try {
     return decodeURIComponent(raw);
@@ -399,10 +402,22 @@ export class HttpFrontend {
       res.end(compressed);
       return;
     }
-    headers['Content-Length'] = headerBytes + parts.reduce((n, p) => n + p.byteLength, 0);
+    const partBytes = parts.reduce((n, p) => n + p.byteLength, 0);
+    headers['Content-Length'] = headerBytes + partBytes;
     res.writeHead(200, headers);
     if (parts.length === 0) {
       res.end(header);
+      return;
+    }
+    if (partBytes <= SMALL_RESPONSE) {
+      // Small outputs: one buffer, one write (a corked series of writes costs more than the copy).
+      const whole = Buffer.allocUnsafe(headerBytes + partBytes);
+      let at = whole.write(header, 0, 'utf8');
+      for (const p of parts) {
+        whole.set(p, at);
+        at += p.byteLength;
+      }
+      res.end(whole);
       return;
     }
     res.cork();
