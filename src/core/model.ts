@@ -144,9 +144,14 @@ function failureReason(e: TritonError): FailureReason {
  * COMPUTE_END (the middle two placed from the instance's ExecuteTimings). One `.then` per execution.
  */
 function observedInstance(instance: ModelInstance): ModelInstance {
-  const observe = (requests: InferenceRequest[], out: ExecutionOutcome, start: bigint | undefined) => {
+  const observe = (
+    requests: InferenceRequest[],
+    out: ExecutionOutcome,
+    start: bigint | undefined,
+    end?: bigint,
+  ) => {
     for (const r of out.results) if (r instanceof TritonError) backendErrors.add(r);
-    if (start !== undefined) traceCompute(requests, start, out.timings);
+    if (start !== undefined) traceCompute(requests, start, out.timings, end);
     return out;
   };
   const failed = (e: unknown): never => {
@@ -169,17 +174,32 @@ function observedInstance(instance: ModelInstance): ModelInstance {
     executeSeveral: several
       ? (batches: InferenceRequest[][]) => {
           const start = traceStart(batches.flat());
-          return several(batches).then(
-            (outs) => outs.map((out, i) => observe(batches[i], out, start)),
-            failed,
-          );
+          return several(batches).then((outs) => {
+            // The executions ran back to back: each traced one is placed after those before it.
+            let at = start;
+            return outs.map((out, i) => {
+              if (at === undefined) return observe(batches[i], out, undefined);
+              const t = out.timings;
+              const end =
+                i === outs.length - 1
+                  ? undefined
+                  : at + BigInt(Math.round(t.computeInputNs + t.computeInferNs + t.computeOutputNs));
+              observe(batches[i], out, at, end);
+              at = end;
+              return out;
+            });
+          }, failed);
         }
       : undefined,
   };
 }
 
-function traceCompute(requests: InferenceRequest[], start: bigint, t: ExecuteTimings): void {
-  const end = nowNs();
+function traceCompute(
+  requests: InferenceRequest[],
+  start: bigint,
+  t: ExecuteTimings,
+  end: bigint = nowNs(),
+): void {
   const inputEnd = start + BigInt(Math.round(t.computeInputNs));
   let outputStart = end - BigInt(Math.round(t.computeOutputNs));
   if (outputStart < inputEnd) outputStart = inputEnd;

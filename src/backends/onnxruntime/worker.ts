@@ -29,6 +29,8 @@ import type { ExecuteTimings } from '../../core/request.js';
 type ExecutionError = { index: number; code: ErrorCode; message: string };
 
 const init = workerData as WorkerInit;
+/** Config outputs by name. */
+const outSpecs = new Map(init.outputs.map((o) => [o.name, o]));
 const port = parentPort!;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -148,7 +150,6 @@ function scatterOutputs(
   const perRequest: WireTensor[][] = requests.map(() => []);
   const buffers: ArrayBuffer[] = [];
   const batchSizes = requests.map((r) => (batched && r.inputs.length > 0 ? r.inputs[0].shape[0] : 1));
-  const outSpecs = new Map(init.outputs.map((o) => [o.name, o]));
 
   for (const name of wanted) {
     const value = results[name] as ort.Tensor;
@@ -256,18 +257,26 @@ async function main(): Promise<void> {
     try {
       const feeds: Record<string, ort.Tensor> = {};
       // Every request's tensors grouped by input name, in request order (one pass over the batch).
-      const byName = new Map<string, { parts: WireTensor[]; owners: number[] }>();
-      requests.forEach((r, i) => {
-        for (const t of r.inputs) {
-          let g = byName.get(t.name);
-          if (!g) byName.set(t.name, (g = { parts: [], owners: [] }));
-          g.parts.push(t);
-          g.owners.push(i);
-        }
-      });
-      for (const [name, g] of byName)
-        feeds[name] = gatherInput(name, g.parts, g.owners, buffers, inSpecs.get(name));
-      const wanted = [...new Set(requests.flatMap((r) => r.outputs))];
+      let wanted: string[];
+      if (requests.length === 1) {
+        // One request (the default scheduler's executions): its tensors as they are.
+        const r = requests[0];
+        for (const t of r.inputs) feeds[t.name] = gatherInput(t.name, [t], [0], buffers, inSpecs.get(t.name));
+        wanted = r.outputs;
+      } else {
+        const byName = new Map<string, { parts: WireTensor[]; owners: number[] }>();
+        requests.forEach((r, i) => {
+          for (const t of r.inputs) {
+            let g = byName.get(t.name);
+            if (!g) byName.set(t.name, (g = { parts: [], owners: [] }));
+            g.parts.push(t);
+            g.owners.push(i);
+          }
+        });
+        for (const [name, g] of byName)
+          feeds[name] = gatherInput(name, g.parts, g.owners, buffers, inSpecs.get(name));
+        wanted = [...new Set(requests.flatMap((r) => r.outputs))];
+      }
       const t1 = performance.now();
       const out = await session.run(feeds, wanted);
       const t2 = performance.now();
