@@ -18,6 +18,8 @@ import { TritonError } from '../src/core/errors.js';
 import type { ExecuteResult, InferenceRequest } from '../src/core/request.js';
 import { DefaultScheduler, MAX_BUNDLE } from '../src/core/scheduler/default-scheduler.js';
 import { ModelStats } from '../src/core/stats.js';
+import { deserializeBytesTensor, serializeBytesTensor } from '../src/core/tensor.js';
+import { buildExampleRepository } from '../src/examples/build.js';
 import { http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
 import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
 
@@ -374,6 +376,62 @@ describe('default scheduler bundles', () => {
         bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 63,
         `bundles ${JSON.stringify(bundles)}`,
       );
+    } finally {
+      scheduler.close();
+      await instance.unload();
+    }
+  });
+
+  test('a request that fails inside a bundle fails alone', async () => {
+    const examples = tempDir();
+    await buildExampleRepository(examples);
+    const bytes = (name: string): TensorSpec => ({ name, datatype: 'BYTES', dims: [16] });
+    const bundles: number[] = [];
+    const instance = await loggedInstance(
+      path.join(examples, 'simple_string', '1', 'model.onnx'),
+      { inputs: [bytes('INPUT0'), bytes('INPUT1')], outputs: [bytes('OUTPUT0'), bytes('OUTPUT1')] },
+      bundles,
+    );
+    const stats = new ModelStats();
+    const scheduler = new DefaultScheduler([instance], stats);
+    // INPUT0 = k, k+1, ..., INPUT1 = 1 (as decimal strings); request `bad` carries a NUL byte.
+    const bad = 20;
+    const strings = (k: number): InferenceRequest => ({
+      model: 'simple_string',
+      id: String(k),
+      inputs: ['INPUT0', 'INPUT1'].map((name, j) => ({
+        name,
+        datatype: 'BYTES' as const,
+        shape: [1, 16],
+        data: serializeBytesTensor(
+          Array.from({ length: 16 }, (_, i) =>
+            j === 1 ? '1' : k === bad && i === 3 ? '1\u00002' : String(k + i),
+          ),
+        ),
+      })),
+      parameters: {},
+    });
+    try {
+      for (let i = 0; i < 8; i++) await enqueueAll(scheduler, [strings(0)]);
+      const results = await enqueueAll(
+        scheduler,
+        Array.from({ length: 40 }, (_, k) => strings(k)),
+      );
+      results.forEach((r, k) => {
+        if (k === bad) {
+          assert.ok(r instanceof TritonError && r.code === 'INVALID_ARG', String(r));
+          assert.match(r.message, /input 'INPUT0' holds a NUL byte/);
+          return;
+        }
+        assert.ok(!(r instanceof TritonError), `request ${k}: ${String(r)}`);
+        const sum = deserializeBytesTensor(r.outputs[0].data).map((e) => Buffer.from(e).toString());
+        assert.deepEqual(
+          sum,
+          Array.from({ length: 16 }, (_, i) => String(k + i + 1)),
+        );
+      });
+      assert.ok(bundles.length > 0, 'some requests were bundled');
+      assert.equal(stats.executionCount, 48);
     } finally {
       scheduler.close();
       await instance.unload();
