@@ -131,23 +131,43 @@ export abstract class InstancePool implements Scheduler {
 
   /** Runs dispatch again at `at` (ms, performance.now() clock); keeps the earliest pending wake-up. */
   protected wakeAt(at: number): void {
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
+    if ((this.timer || this.immediate) && this.timerAt <= at) return;
+    this.clearWake();
     this.timerAt = at;
-    this.timer = setTimeout(
-      () => {
-        this.timer = undefined;
-        this.timerAt = Infinity;
-        this.dispatch();
-      },
-      Math.max(0, at - performance.now()),
-    );
+    const remaining = at - performance.now();
+    if (remaining < 1) {
+      // Node's timers tick in whole milliseconds: the last fraction is waited on the event loop.
+      this.poll();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.dispatch();
+    }, Math.floor(remaining));
     // The listeners keep the process alive; a pending wake-up alone must not.
     this.timer.unref();
   }
 
+  private immediate: NodeJS.Immediate | undefined;
+
+  private poll(): void {
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      if (performance.now() >= this.timerAt) {
+        this.timerAt = Infinity;
+        this.dispatch();
+      } else {
+        this.poll();
+      }
+    });
+    this.immediate.unref();
+  }
+
   private clearWake(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = undefined;
     this.timer = undefined;
     this.timerAt = Infinity;
   }
