@@ -292,19 +292,24 @@ describe('scheduling', () => {
 });
 
 describe('default scheduler bundles', () => {
-  /** A real ORT instance of `model` whose `executeSeveral` calls are logged (bundle sizes). */
-  async function loggedInstance(
+  /**
+   * Runs `body` against a default scheduler over one real ORT instance of the model at `modelPath`
+   * (max_batch_size 8) whose `executeSeveral` calls are logged in `bundles` (their sizes); the
+   * scheduler and instance are released afterwards.
+   */
+  async function withLoggedScheduler(
     modelPath: string,
     io: { inputs: TensorSpec[]; outputs: TensorSpec[] },
-    bundles: number[],
-  ): Promise<ModelInstance> {
+    body: (scheduler: DefaultScheduler, stats: ModelStats, bundles: number[]) => Promise<void>,
+  ): Promise<void> {
     const inst = await OrtInstance.start('logged_0', {
       modelPath,
       sessionOptions: { intraOpNumThreads: 1 },
       ...io,
       maxBatchSize: 8,
     });
-    return {
+    const bundles: number[] = [];
+    const instance: ModelInstance = {
       name: inst.name,
       execute: (r) => inst.execute(r),
       executeSeveral: (b) => {
@@ -313,6 +318,14 @@ describe('default scheduler bundles', () => {
       },
       unload: () => inst.unload(),
     };
+    const stats = new ModelStats();
+    const scheduler = new DefaultScheduler([instance], stats);
+    try {
+      await body(scheduler, stats, bundles);
+    } finally {
+      scheduler.close();
+      await inst.unload();
+    }
   }
 
   /** Enqueues requests on `scheduler` at once; resolves with their results in order. */
@@ -331,14 +344,6 @@ describe('default scheduler bundles', () => {
     const repo = tempDir();
     writeAddSub(repo, 'addsub');
     const int32 = (name: string): TensorSpec => ({ name, datatype: 'INT32', dims: [16] });
-    const bundles: number[] = [];
-    const instance = await loggedInstance(
-      path.join(repo, 'addsub', '1', 'model.onnx'),
-      { inputs: [int32('INPUT0'), int32('INPUT1')], outputs: [int32('OUTPUT0'), int32('OUTPUT1')] },
-      bundles,
-    );
-    const stats = new ModelStats();
-    const scheduler = new DefaultScheduler([instance], stats);
     const addsub = (k: number): InferenceRequest => ({
       model: 'addsub',
       id: String(k),
@@ -350,50 +355,45 @@ describe('default scheduler bundles', () => {
       })),
       parameters: {},
     });
-    try {
-      // The first executions teach the scheduler how long one takes; then 64 arrive at once.
-      for (let i = 0; i < 8; i++) await enqueueAll(scheduler, [addsub(0)]);
-      const results = await enqueueAll(
-        scheduler,
-        Array.from({ length: 64 }, (_, k) => addsub(k + 1)),
-      );
-      results.forEach((r, k) => {
-        assert.ok(!(r instanceof TritonError), String(r));
-        const sum = new Int32Array(r.outputs[0].data.slice().buffer);
-        const diff = new Int32Array(r.outputs[1].data.slice().buffer);
-        assert.deepEqual(
-          [...sum],
-          Array.from({ length: 16 }, (_, i) => (k + 1) * 100 + 2 * i),
+    const io = { inputs: [int32('INPUT0'), int32('INPUT1')], outputs: [int32('OUTPUT0'), int32('OUTPUT1')] };
+    await withLoggedScheduler(
+      path.join(repo, 'addsub', '1', 'model.onnx'),
+      io,
+      async (scheduler, stats, bundles) => {
+        // The first executions teach the scheduler how long one takes; then 64 arrive at once.
+        for (let i = 0; i < 8; i++) await enqueueAll(scheduler, [addsub(0)]);
+        const results = await enqueueAll(
+          scheduler,
+          Array.from({ length: 64 }, (_, k) => addsub(k + 1)),
         );
-        assert.deepEqual([...diff], Array(16).fill((k + 1) * 100));
-      });
-      assert.equal(stats.executionCount, 72, 'one execution per request');
-      assert.equal(stats.inferenceCount, 72);
-      // The first of the 64 found the instance free and ran alone; most others went in bundles
-      // (how many per bundle follows the measured execution time).
-      const bundled = bundles.reduce((a, b) => a + b, 0);
-      assert.ok(
-        bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 63,
-        `bundles ${JSON.stringify(bundles)}`,
-      );
-    } finally {
-      scheduler.close();
-      await instance.unload();
-    }
+        results.forEach((r, k) => {
+          assert.ok(!(r instanceof TritonError), String(r));
+          const sum = new Int32Array(r.outputs[0].data.slice().buffer);
+          const diff = new Int32Array(r.outputs[1].data.slice().buffer);
+          assert.deepEqual(
+            [...sum],
+            Array.from({ length: 16 }, (_, i) => (k + 1) * 100 + 2 * i),
+          );
+          assert.deepEqual([...diff], Array(16).fill((k + 1) * 100));
+        });
+        assert.equal(stats.executionCount, 72, 'one execution per request');
+        assert.equal(stats.inferenceCount, 72);
+        // The first of the 64 found the instance free and ran alone; most others went in bundles
+        // (how many per bundle follows the measured execution time).
+        const bundled = bundles.reduce((a, b) => a + b, 0);
+        assert.ok(
+          bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 63,
+          `bundles ${JSON.stringify(bundles)}`,
+        );
+      },
+    );
   });
 
   test('a request that fails inside a bundle fails alone', async () => {
     const examples = tempDir();
     await buildExampleRepository(examples);
     const bytes = (name: string): TensorSpec => ({ name, datatype: 'BYTES', dims: [16] });
-    const bundles: number[] = [];
-    const instance = await loggedInstance(
-      path.join(examples, 'simple_string', '1', 'model.onnx'),
-      { inputs: [bytes('INPUT0'), bytes('INPUT1')], outputs: [bytes('OUTPUT0'), bytes('OUTPUT1')] },
-      bundles,
-    );
-    const stats = new ModelStats();
-    const scheduler = new DefaultScheduler([instance], stats);
+    const io = { inputs: [bytes('INPUT0'), bytes('INPUT1')], outputs: [bytes('OUTPUT0'), bytes('OUTPUT1')] };
     // INPUT0 = k, k+1, ..., INPUT1 = 1 (as decimal strings); request `bad` carries a NUL byte.
     const bad = 20;
     const strings = (k: number): InferenceRequest => ({
@@ -411,7 +411,8 @@ describe('default scheduler bundles', () => {
       })),
       parameters: {},
     });
-    try {
+    const modelPath = path.join(examples, 'simple_string', '1', 'model.onnx');
+    await withLoggedScheduler(modelPath, io, async (scheduler, stats, bundles) => {
       for (let i = 0; i < 8; i++) await enqueueAll(scheduler, [strings(0)]);
       const results = await enqueueAll(
         scheduler,
@@ -432,36 +433,27 @@ describe('default scheduler bundles', () => {
       });
       assert.ok(bundles.length > 0, 'some requests were bundled');
       assert.equal(stats.executionCount, 48);
-    } finally {
-      scheduler.close();
-      await instance.unload();
-    }
+    });
   });
 
   test('long executions are not bundled', async () => {
     const repo = tempDir();
     writeSlowModel(repo, 'slow', 1, N, BUSY_LAYERS);
     const fp32: TensorSpec = { name: 'INPUT0', datatype: 'FP32', dims: [N] };
-    const bundles: number[] = [];
-    const instance = await loggedInstance(
+    const io = { inputs: [fp32], outputs: [{ ...fp32, name: 'OUTPUT0' }] };
+    await withLoggedScheduler(
       path.join(repo, 'slow', '1', 'model.onnx'),
-      { inputs: [fp32], outputs: [{ ...fp32, name: 'OUTPUT0' }] },
-      bundles,
+      io,
+      async (scheduler, stats, bundles) => {
+        await enqueueAll(scheduler, [request('slow', 1)]);
+        const results = await enqueueAll(
+          scheduler,
+          Array.from({ length: 8 }, () => request('slow', 1)),
+        );
+        assert.ok(results.every((r) => !(r instanceof TritonError)));
+        assert.equal(stats.executionCount, 9);
+        assert.deepEqual(bundles, [], 'executions of milliseconds each go one at a time');
+      },
     );
-    const stats = new ModelStats();
-    const scheduler = new DefaultScheduler([instance], stats);
-    try {
-      await enqueueAll(scheduler, [request('slow', 1)]);
-      const results = await enqueueAll(
-        scheduler,
-        Array.from({ length: 8 }, () => request('slow', 1)),
-      );
-      assert.ok(results.every((r) => !(r instanceof TritonError)));
-      assert.equal(stats.executionCount, 9);
-      assert.deepEqual(bundles, [], 'executions of milliseconds each go one at a time');
-    } finally {
-      scheduler.close();
-      await instance.unload();
-    }
   });
 });
