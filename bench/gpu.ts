@@ -21,7 +21,13 @@ import { checkGpuSetup, formatGpuCheck } from '../src/backends/onnxruntime/gpu-s
 import { listGpus } from '../src/core/gpu.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
-import { ensureFinalNet, ensureResNet50, finalNetFeeds, projectRoot } from './models.js';
+import {
+  ensureFinalNet,
+  ensureResNet50,
+  finalNetFeeds,
+  projectRoot,
+  writeFinalNetInputData,
+} from './models.js';
 import { best, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
@@ -116,17 +122,7 @@ async function main(): Promise<void> {
   } catch (e) {
     log(`ResNet50 skipped: ${(e as Error).message}`);
   }
-  const inputDataFile = path.join(outDir, 'finalnet_input_data.json');
-  fs.writeFileSync(
-    inputDataFile,
-    JSON.stringify({
-      data: reference.inputs.input_0.map((_, row) =>
-        Object.fromEntries(
-          Object.entries(reference.inputs).map(([name, v]) => [name, { content: [v[row]], shape: [1] }]),
-        ),
-      ),
-    }),
-  );
+  const inputDataFile = writeFinalNetInputData(finalnet, outDir);
 
   const httpPort = 19500 + Math.floor(Math.random() * 300);
   const grpcPort = httpPort + 1000;

@@ -153,3 +153,28 @@ export function finalNetFeeds(vocab: number[], batch: number): Record<string, Fe
   });
   return feeds;
 }
+
+/**
+ * Writes `<outDir>/finalnet_input_data.json`, perf_analyzer input data for FinalNet: one batch-1
+ * entry per row of `reference.json` (`input_0..input_38`, INT64 `[1]`), whose ids are valid for
+ * every field (random integers are not: some vocabularies have 5 rows).
+ * @param finalnet the FinalNet model directory (holds `1/reference.json`).
+ * @returns the file's path.
+ */
+export function writeFinalNetInputData(finalnet: string, outDir: string): string {
+  const reference = JSON.parse(fs.readFileSync(path.join(finalnet, '1', 'reference.json'), 'utf8')) as {
+    inputs: Record<string, number[]>;
+  };
+  const file = path.join(outDir, 'finalnet_input_data.json');
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      data: reference.inputs.input_0.map((_, row) =>
+        Object.fromEntries(
+          Object.entries(reference.inputs).map(([name, v]) => [name, { content: [v[row]], shape: [1] }]),
+        ),
+      ),
+    }),
+  );
+  return file;
+}

@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
-import { ensureFinalNet, finalNetFeeds, projectRoot } from './models.js';
+import { ensureFinalNet, finalNetFeeds, projectRoot, writeFinalNetInputData } from './models.js';
 import { best, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
@@ -61,22 +61,8 @@ async function main(): Promise<void> {
     fs.readFileSync(path.join(finalnet, '1', 'reference.json'), 'utf8'),
   ).vocab_sizes;
   const cores = os.availableParallelism();
-  // perf_analyzer input data (one entry per batch-1 element): the 8 reference rows, whose ids are
-  // valid for every field (random integers are not: some vocabularies have 5 rows).
-  const reference = JSON.parse(fs.readFileSync(path.join(finalnet, '1', 'reference.json'), 'utf8')) as {
-    inputs: Record<string, number[]>;
-  };
-  const inputDataFile = path.join(outDir, 'finalnet_input_data.json');
-  fs.writeFileSync(
-    inputDataFile,
-    JSON.stringify({
-      data: reference.inputs.input_0.map((_, row) =>
-        Object.fromEntries(
-          Object.entries(reference.inputs).map(([name, v]) => [name, { content: [v[row]], shape: [1] }]),
-        ),
-      ),
-    }),
-  );
+  // perf_analyzer input data: the reference rows, one batch-1 entry each.
+  const inputDataFile = writeFinalNetInputData(finalnet, outDir);
 
   // (a) In-process ceiling.
   const configs = [
