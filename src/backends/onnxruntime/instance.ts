@@ -51,22 +51,25 @@ export function packRequests(
   let first = 0;
   for (const n of groups) {
     const end = first + n;
-    // Bytes per config input over the copied requests of this execution.
+    // Each tensor's config position (looked up once), and bytes per config input over the copied
+    // requests of this execution.
     runs.fill(0);
     let copied = false;
     const owned: boolean[] = new Array(n);
+    const positions: number[] = [];
     for (let i = first; i < end; i++) {
       const r = requests[i];
       owned[i - first] =
         r.ownsBuffers === true && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer));
-      if (owned[i - first]) continue;
-      copied = true;
+      if (!owned[i - first]) copied = true;
       for (const t of r.inputs) {
         const index = inputIndex.get(t.name);
         if (index === undefined) throw new Error(`tensor '${t.name}' is not in the model configuration`);
-        runs[index] += t.data.byteLength;
+        positions.push(index);
+        if (!owned[i - first]) runs[index] += t.data.byteLength;
       }
     }
+    let p = 0;
     let packed: Uint8Array | undefined;
     let packedIndex = -1;
     if (copied) {
@@ -83,8 +86,7 @@ export function packRequests(
       const r = requests[i];
       meta[k++] = r.inputs.length;
       for (const t of r.inputs) {
-        const index = inputIndex.get(t.name);
-        if (index === undefined) throw new Error(`tensor '${t.name}' is not in the model configuration`);
+        const index = positions[p++];
         const bytes = t.data;
         let buffer: number;
         let byteOffset: number;
