@@ -7,11 +7,16 @@ import { TritonError } from '../../core/errors.js';
 import type { ExecuteResult, InferenceRequest } from '../../core/request.js';
 import type { Tensor } from '../../core/tensor.js';
 import {
-  decodeTensors,
-  encodeNames,
+  namesLength,
+  readTensors,
+  RESULT_FIXED_WORDS,
+  RUN_FIXED_WORDS,
+  writeNames,
   type FromWorker,
   type GraphTensor,
+  type ExecutionError,
   type ToWorker,
+  type WireTensor,
   type WorkerInit,
 } from './protocol.js';
 
@@ -25,63 +30,81 @@ type Pending = {
 };
 
 /**
- * Packs the inputs of requests for transfer and describes them in `meta` (the `encodeTensors`
- * layout, written in place from `k`; returns the next free position). `groups` gives the requests
- * per execution. A request that owns its buffers hands them over as they are (no copy; the worker
- * gathers them). The inputs of all other requests of an execution are copied once into one fresh
- * buffer, laid out input by input — every request's `INPUT0`, then every request's `INPUT1`, each run
- * 8-byte aligned — which is the batch tensor itself: the worker uses each run as it is, so batch-1
- * requests cost one copy in all. (Transferring a shared buffer would take it from its other users,
- * and structured-cloning a view would copy all of its buffer.)
+ * Builds a run message (see `ToWorker`): the head buffer, with the description of the requests'
+ * inputs and wanted outputs followed by their packed bytes, then the buffers requests hand over.
+ * `groups` gives the requests per execution. A request that owns its buffers hands them over as
+ * they are (no copy; the worker gathers them). The inputs of all other requests of an execution are
+ * copied once into the head, laid out input by input — every request's `INPUT0`, then every
+ * request's `INPUT1`, each run 8-byte aligned — which is the batch tensor itself: the worker uses
+ * each run as it is, so batch-1 requests cost one copy in all. (Transferring a shared buffer would
+ * take it from its other users, and structured-cloning a view would copy all of its buffer.)
  * @param inputIndex config input name → position.
- * @throws Error for an input name not in the config (requests are validated before they get here).
+ * @param wanted the outputs each request wants.
+ * @param outputIndex config output name → position.
+ * @throws Error for a tensor name not in the config (requests are validated before they get here).
  */
-export function packRequests(
+export function packRun(
+  id: number,
   requests: InferenceRequest[],
   groups: number[],
   inputIndex: Map<string, number>,
-  meta: Float64Array,
-  k: number,
-  buffers: ArrayBuffer[],
-): number {
+  wanted: string[][],
+  outputIndex: Map<string, number>,
+): ArrayBuffer[] {
   const inputs = inputIndex.size;
-  const runs = new Array<number>(inputs);
-  const cursor = new Array<number>(inputs);
-  const ownedBuffers = new Map<ArrayBuffer, number>();
+  const n = requests.length;
+  // Pass 1: each tensor's config position (looked up once), which requests hand over their
+  // buffers, and the bytes of each execution's packed runs.
+  const owned: boolean[] = new Array(n);
+  const positions: number[] = [];
+  /** Per execution and config input: byte offset of its run (relative to the packed area). */
+  const cursor: number[] = new Array(groups.length * inputs).fill(0);
+  let packedBytes = 0;
+  let words = RUN_FIXED_WORDS + groups.length + namesLength(wanted) + 1;
   let first = 0;
-  for (const n of groups) {
-    const end = first + n;
-    // Each tensor's config position (looked up once), and bytes per config input over the copied
-    // requests of this execution.
-    runs.fill(0);
-    let copied = false;
-    const owned: boolean[] = new Array(n);
-    const positions: number[] = [];
+  for (let g = 0; g < groups.length; g++) {
+    const end = first + groups[g];
+    const base = g * inputs;
     for (let i = first; i < end; i++) {
       const r = requests[i];
-      owned[i - first] =
+      const own =
         r.ownsBuffers === true && r.inputs.every((t) => !(t.data.buffer instanceof SharedArrayBuffer));
-      if (!owned[i - first]) copied = true;
+      owned[i] = own;
+      words += 1;
       for (const t of r.inputs) {
         const index = inputIndex.get(t.name);
         if (index === undefined) throw new Error(`tensor '${t.name}' is not in the model configuration`);
         positions.push(index);
-        if (!owned[i - first]) runs[index] += t.data.byteLength;
+        words += 5 + t.shape.length;
+        if (!own) cursor[base + index] += t.data.byteLength;
       }
     }
-    let p = 0;
-    let packed: Uint8Array | undefined;
-    let packedIndex = -1;
-    if (copied) {
-      let total = 0;
-      for (let j = 0; j < inputs; j++) {
-        cursor[j] = total;
-        total += (runs[j] + 7) & ~7;
-      }
-      const ab = new ArrayBuffer(total);
-      packed = new Uint8Array(ab);
-      packedIndex = buffers.push(ab) - 1;
+    for (let j = 0; j < inputs; j++) {
+      const runBytes = cursor[base + j];
+      cursor[base + j] = packedBytes;
+      packedBytes += (runBytes + 7) & ~7;
     }
+    first = end;
+  }
+
+  // Pass 2: the head, its description and the packed bytes.
+  const headBytes = words * 8;
+  const head = new ArrayBuffer(headBytes + packedBytes);
+  const meta = new Float64Array(head, 0, words);
+  const bytesOut = new Uint8Array(head);
+  const buffers: ArrayBuffer[] = [head];
+  const ownedBuffers = new Map<ArrayBuffer, number>();
+  let k = 0;
+  meta[k++] = id;
+  meta[k++] = words;
+  meta[k++] = groups.length;
+  for (const size of groups) meta[k++] = size;
+  meta[k++] = n;
+  let p = 0;
+  first = 0;
+  for (let g = 0; g < groups.length; g++) {
+    const end = first + groups[g];
+    const base = g * inputs;
     for (let i = first; i < end; i++) {
       const r = requests[i];
       meta[k++] = r.inputs.length;
@@ -90,7 +113,7 @@ export function packRequests(
         const bytes = t.data;
         let buffer: number;
         let byteOffset: number;
-        if (owned[i - first]) {
+        if (owned[i]) {
           const ab = bytes.buffer as ArrayBuffer;
           let b = ownedBuffers.get(ab);
           if (b === undefined) {
@@ -100,17 +123,15 @@ export function packRequests(
           buffer = b;
           byteOffset = bytes.byteOffset;
         } else {
-          byteOffset = cursor[index];
+          byteOffset = headBytes + cursor[base + index];
           if (bytes.byteLength === 8) {
             // One 8-byte element (an INT64/FP64 of a batch-1 request): cheaper than a set() call.
-            const src = bytes;
-            const dst = packed!;
-            for (let q = 0; q < 8; q++) dst[byteOffset + q] = src[q];
+            for (let q = 0; q < 8; q++) bytesOut[byteOffset + q] = bytes[q];
           } else {
-            packed!.set(bytes, byteOffset);
+            bytesOut.set(bytes, byteOffset);
           }
-          cursor[index] = byteOffset + bytes.byteLength;
-          buffer = packedIndex;
+          cursor[base + index] += bytes.byteLength;
+          buffer = 0;
         }
         meta[k++] = index;
         meta[k++] = buffer;
@@ -123,17 +144,8 @@ export function packRequests(
     }
     first = end;
   }
-  return k;
-}
-
-/** Length of the `encodeTensors` description of the requests' inputs. */
-function metaLength(requests: InferenceRequest[]): number {
-  let size = 1;
-  for (const r of requests) {
-    size += 1;
-    for (const t of r.inputs) size += 5 + t.shape.length;
-  }
-  return size;
+  writeNames(wanted, outputIndex, meta, k);
+  return buffers;
 }
 
 /** One ORT session in its own worker thread. */
@@ -175,6 +187,7 @@ export class OrtInstance implements ModelInstance {
     const graph = await new Promise<{ inputs: GraphTensor[]; outputs: GraphTensor[] }>((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {
         worker.off('error', onError);
+        if (Array.isArray(msg)) return;
         if (msg.type === 'ready') resolve({ inputs: msg.inputs, outputs: msg.outputs });
         else if (msg.type === 'init-error') reject(new TritonError('INVALID_ARG', msg.message));
       };
@@ -209,48 +222,81 @@ export class OrtInstance implements ModelInstance {
       return Promise.reject(new TritonError('UNAVAILABLE', `model instance ${this.name} is unloaded`));
     const id = this.nextId++;
     const groups = sizes ?? [requests.length];
-    const buffers: ArrayBuffer[] = [];
-    let meta: Float64Array;
-    let wanted: Float64Array;
+    let run: ArrayBuffer[];
     try {
-      meta = new Float64Array(metaLength(requests));
-      meta[0] = requests.length;
-      packRequests(requests, groups, this.inputIndex, meta, 1, buffers);
-      wanted = encodeNames(requests.map(this.outputNames), this.outputIndex);
+      run = packRun(id, requests, groups, this.inputIndex, requests.map(this.outputNames), this.outputIndex);
     } catch (e) {
       return Promise.reject(new TritonError('INVALID_ARG', (e as Error).message));
     }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { sizes: groups, resolve, reject });
-      const msg: ToWorker = sizes
-        ? { type: 'run', id, meta, wanted, sizes, buffers }
-        : { type: 'run', id, meta, wanted, buffers };
-      this.worker.postMessage(msg, buffers);
+      this.worker.postMessage(run satisfies ToWorker, run);
     });
   }
 
   private onMessage(msg: FromWorker): void {
-    if (msg.type !== 'result') return;
-    const p = this.pending.get(msg.id);
+    let buffers: ArrayBuffer[];
+    let errors: ExecutionError[] | undefined;
+    if (Array.isArray(msg)) buffers = msg;
+    else if (msg.type === 'result') ({ buffers, errors } = msg);
+    else return;
+    const head = buffers[0];
+    const meta = new Float64Array(head, 0, head.byteLength >>> 3);
+    const id = meta[0];
+    const p = this.pending.get(id);
     if (!p) return;
-    this.pending.delete(msg.id);
-    const lists = decodeTensors(msg.meta, this.init.outputs);
-    const results: ExecuteResult[] = lists.map((list) => ({
-      outputs: list.map((t): Tensor => ({
-        name: t.name,
-        datatype: t.datatype,
-        shape: t.shape,
-        data: new Uint8Array(msg.buffers[t.buffer], t.byteOffset, t.byteLength),
-      })),
-    }));
-    for (const e of msg.errors ?? []) results[e.index] = new TritonError(e.code, e.message);
-    const outcomes: ExecutionOutcome[] = [];
+    this.pending.delete(id);
+    try {
+      p.resolve(this.outcomes(meta, buffers, errors, p.sizes));
+    } catch (e) {
+      // A malformed result is a bug, but it must fail its requests rather than strand them.
+      p.reject(
+        new TritonError(
+          'INTERNAL',
+          `model instance ${this.name} sent an unreadable result: ${(e as Error).message}`,
+        ),
+      );
+    }
+  }
+
+  /** Reads a result head into one outcome per execution (`sizes`: requests per execution). */
+  private outcomes(
+    meta: Float64Array,
+    buffers: ArrayBuffer[],
+    errors: ExecutionError[] | undefined,
+    sizes: number[],
+  ): ExecutionOutcome[] {
+    const executions = meta[2];
+    const lists: WireTensor[][] = [];
+    readTensors(meta, RESULT_FIXED_WORDS + 3 * executions, this.init.outputs, lists);
+    const results: ExecuteResult[] = new Array(lists.length);
+    for (let i = 0; i < lists.length; i++) {
+      const list = lists[i];
+      const outputs: Tensor[] = new Array(list.length);
+      for (let j = 0; j < list.length; j++) {
+        const t = list[j];
+        outputs[j] = {
+          name: t.name,
+          datatype: t.datatype,
+          shape: t.shape,
+          data: new Uint8Array(buffers[t.buffer], t.byteOffset, t.byteLength),
+        };
+      }
+      results[i] = { outputs };
+    }
+    if (errors) for (const e of errors) results[e.index] = new TritonError(e.code, e.message);
+    const outcomes: ExecutionOutcome[] = new Array(executions);
     let first = 0;
-    p.sizes.forEach((size, i) => {
-      outcomes.push({ results: results.slice(first, first + size), timings: msg.timings[i] });
+    for (let x = 0; x < executions; x++) {
+      const size = sizes[x];
+      const w = RESULT_FIXED_WORDS + 3 * x;
+      outcomes[x] = {
+        results: size === results.length ? results : results.slice(first, first + size),
+        timings: { computeInputNs: meta[w], computeInferNs: meta[w + 1], computeOutputNs: meta[w + 2] },
+      };
       first += size;
-    });
-    p.resolve(outcomes);
+    }
+    return outcomes;
   }
 
   private failAll(message: string): void {

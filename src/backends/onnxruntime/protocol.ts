@@ -2,15 +2,16 @@
  * Messages between the ONNX Runtime backend (event-loop thread) and its model-instance worker threads.
  *
  * Tensor bytes travel as (ArrayBuffer, byteOffset, byteLength) triples; ArrayBuffers are transferred,
- * never structured-cloned, so a tensor's bytes are not copied on the way (see `packRequests`).
- * The description of the tensors (which input, where its bytes are, its shape) is packed into one
- * Float64Array per message (`encodeTensors`/`decodeTensors`): structured-cloning an object per
- * tensor costs milliseconds for a batch of dozens of requests with dozens of inputs each, copying
- * one typed array costs nothing. Tensors are named by their index in the config's inputs/outputs,
- * which both sides know.
+ * never structured-cloned (see `packRun`). Each message is one "head" ArrayBuffer, transferred: its
+ * first bytes describe the tensors (which input, where its bytes are, its shape) as float64 words
+ * (`writeTensors`/`readTensors`), and the bytes after the description hold small tensors' bytes.
+ * Larger tensors that already own a buffer follow the head in the same message. Structured-cloning
+ * an object per tensor costs milliseconds for a batch of dozens of requests with dozens of inputs
+ * each, and each typed array or buffer in a message costs microseconds; one transferred buffer per
+ * message is the cheapest there is. Tensors are named by their index in the config's
+ * inputs/outputs, which both sides know.
  */
 import type { Datatype } from '../../core/datatypes.js';
-import type { ExecuteTimings } from '../../core/request.js';
 import type { ErrorCode } from '../../core/errors.js';
 
 /** A tensor as it crosses the thread boundary. */
@@ -55,23 +56,45 @@ export interface WireRequest {
   outputs: string[];
 }
 
-/** Event loop → worker: a batch to run, or the end. */
-export type ToWorker =
-  | {
-      type: 'run';
-      id: number;
-      /** `encodeTensors` of each request's inputs (indices into the config inputs). */
-      meta: Float64Array;
-      /** `encodeNames` of each request's requested outputs (indices into the config outputs). */
-      wanted: Float64Array;
-      /**
-       * Requests per execution, when the message holds several executions run one after the other
-       * (the default scheduler's bundles); absent, all requests form one execution.
-       */
-      sizes?: number[];
-      buffers: ArrayBuffer[];
-    }
-  | { type: 'close' };
+/**
+ * Event loop → worker: a run, or the end.
+ *
+ * A run is an array of ArrayBuffers, all transferred: the head (see `RUN_FIXED_WORDS`) and then the
+ * requests' own buffers. A tensor's `buffer` index points into this array; 0 is the head itself,
+ * whose bytes after the description hold the packed inputs.
+ */
+export type ToWorker = ArrayBuffer[] | { type: 'close' };
+
+/**
+ * Words (float64) at the start of a run head before the executions' sizes: `[id, words, executions]`.
+ * `words` is the length of the whole description in float64 words (packed tensor bytes start at
+ * byte `words * 8`); then come `executions` counts of requests per execution (run one after the
+ * other), then `writeTensors` of every request's inputs, then `writeNames` of every request's
+ * wanted outputs.
+ */
+export const RUN_FIXED_WORDS = 3;
+
+/**
+ * Words at the start of a result head before the timings: `[id, words, executions]`; then three
+ * words per execution (`computeInputNs`, `computeInferNs`, `computeOutputNs`), then `writeTensors`
+ * of every request's outputs (empty for a failed one). Output bytes up to `COPY_LIMIT` are copied
+ * into the head after the description; larger ones travel in their own transferred buffers.
+ */
+export const RESULT_FIXED_WORDS = 3;
+
+/**
+ * Outputs of at most this many bytes are copied into the result head rather than transferred in
+ * their own buffer: copying a few KiB costs less than transferring a buffer (about 2 µs per
+ * buffer in each direction).
+ */
+export const COPY_LIMIT = 16 * 1024;
+
+/** A request that failed within a run, by its index in the run. */
+export interface ExecutionError {
+  index: number;
+  code: ErrorCode;
+  message: string;
+}
 
 /** The graph's inputs/outputs as ONNX Runtime reports them. */
 export interface GraphTensor {
@@ -82,35 +105,39 @@ export interface GraphTensor {
   shape: number[];
 }
 
-/** Worker → event loop. */
+/**
+ * Worker → event loop: the session is ready or failed to load, or a run's result. A result whose
+ * requests all succeeded is an array of transferred buffers (head first, see `RESULT_FIXED_WORDS`);
+ * one with failed requests carries the same buffers and the errors.
+ */
 export type FromWorker =
   | { type: 'ready'; inputs: GraphTensor[]; outputs: GraphTensor[] }
   | { type: 'init-error'; message: string }
-  | {
-      type: 'result';
-      id: number;
-      /** `encodeTensors` of each request's outputs (empty for a request that failed). */
-      meta: Float64Array;
-      /** Requests that failed, by index in the message. */
-      errors?: Array<{ index: number; code: ErrorCode; message: string }>;
-      buffers: ArrayBuffer[];
-      /** One entry per execution. */
-      timings: ExecuteTimings[];
-    };
+  | ArrayBuffer[]
+  | { type: 'result'; buffers: ArrayBuffer[]; errors: ExecutionError[] };
 
-/**
- * Packs per-request tensor lists: `[requests, (count, (index, buffer, byteOffset, byteLength, rank,
- * ...dims) × count) × requests]`, `index` being the tensor's position in `specs`.
- * @throws Error for a tensor name not in `specs` (requests are validated before they get here).
- */
-export function encodeTensors(lists: WireTensor[][], specs: Map<string, number>): Float64Array {
+/** Float64 words `writeTensors` takes for per-request lists of tensors of these ranks. */
+export function tensorsLength(lists: ReadonlyArray<ReadonlyArray<{ shape: readonly number[] }>>): number {
   let size = 1;
   for (const l of lists) {
     size += 1;
     for (const t of l) size += 5 + t.shape.length;
   }
-  const out = new Float64Array(size);
-  let k = 0;
+  return size;
+}
+
+/**
+ * Writes per-request tensor lists into `out` from position `k`: `[requests, (count, (index, buffer,
+ * byteOffset, byteLength, rank, ...dims) × count) × requests]`, `index` being the tensor's position
+ * in the config's inputs or outputs. Returns the next free position.
+ * @throws Error for a tensor name not in `specs` (requests are validated before they get here).
+ */
+export function writeTensors(
+  lists: WireTensor[][],
+  specs: Map<string, number>,
+  out: Float64Array,
+  k: number,
+): number {
   out[k++] = lists.length;
   for (const l of lists) {
     out[k++] = l.length;
@@ -125,17 +152,23 @@ export function encodeTensors(lists: WireTensor[][], specs: Map<string, number>)
       for (const d of t.shape) out[k++] = d;
     }
   }
-  return out;
+  return k;
 }
 
-/** Unpacks `encodeTensors`; names and datatypes come from `specs` by index. */
-export function decodeTensors(meta: Float64Array, specs: TensorSpec[]): WireTensor[][] {
-  let k = 0;
+/**
+ * Reads `writeTensors` from position `k` into `lists` (names and datatypes from `specs` by index);
+ * returns the next position.
+ */
+export function readTensors(
+  meta: Float64Array,
+  k: number,
+  specs: TensorSpec[],
+  lists: WireTensor[][],
+): number {
   const n = meta[k++];
-  const lists: WireTensor[][] = [];
   for (let r = 0; r < n; r++) {
     const count = meta[k++];
-    const list: WireTensor[] = [];
+    const list: WireTensor[] = new Array(count);
     for (let i = 0; i < count; i++) {
       const spec = specs[meta[k++]];
       const buffer = meta[k++];
@@ -144,17 +177,31 @@ export function decodeTensors(meta: Float64Array, specs: TensorSpec[]): WireTens
       const rank = meta[k++];
       const shape: number[] = new Array(rank);
       for (let d = 0; d < rank; d++) shape[d] = meta[k++];
-      list.push({ name: spec.name, datatype: spec.datatype, shape, buffer, byteOffset, byteLength });
+      list[i] = { name: spec.name, datatype: spec.datatype, shape, buffer, byteOffset, byteLength };
     }
     lists.push(list);
   }
-  return lists;
+  return k;
 }
 
-/** Packs per-request name lists as indices: `[requests, (count, index × count) × requests]`. */
-export function encodeNames(lists: string[][], specs: Map<string, number>): Float64Array {
-  const out = new Float64Array(1 + lists.reduce((n, l) => n + 1 + l.length, 0));
-  let k = 0;
+/** Float64 words `writeNames` takes for these per-request name lists. */
+export function namesLength(lists: string[][]): number {
+  let size = 1;
+  for (const l of lists) size += 1 + l.length;
+  return size;
+}
+
+/**
+ * Writes per-request name lists as config indices from position `k`: `[requests, (count, index ×
+ * count) × requests]`. Returns the next free position.
+ * @throws Error for a name not in `specs`.
+ */
+export function writeNames(
+  lists: string[][],
+  specs: Map<string, number>,
+  out: Float64Array,
+  k: number,
+): number {
   out[k++] = lists.length;
   for (const l of lists) {
     out[k++] = l.length;
@@ -164,19 +211,17 @@ export function encodeNames(lists: string[][], specs: Map<string, number>): Floa
       out[k++] = index;
     }
   }
-  return out;
+  return k;
 }
 
-/** Unpacks `encodeNames` into names from `specs`. */
-export function decodeNames(meta: Float64Array, specs: TensorSpec[]): string[][] {
-  let k = 0;
+/** Reads `writeNames` from position `k` into `lists` (names from `specs`); returns the next position. */
+export function readNames(meta: Float64Array, k: number, specs: TensorSpec[], lists: string[][]): number {
   const n = meta[k++];
-  const lists: string[][] = [];
   for (let r = 0; r < n; r++) {
     const count = meta[k++];
-    const list: string[] = [];
-    for (let i = 0; i < count; i++) list.push(specs[meta[k++]].name);
+    const list: string[] = new Array(count);
+    for (let i = 0; i < count; i++) list[i] = specs[meta[k++]].name;
     lists.push(list);
   }
-  return lists;
+  return k;
 }

@@ -11,9 +11,14 @@ import * as ort from 'onnxruntime-node';
 import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
 import { deserializeBytesTensor } from '../../core/tensor.js';
 import {
-  decodeNames,
-  decodeTensors,
-  encodeTensors,
+  COPY_LIMIT,
+  readNames,
+  readTensors,
+  RESULT_FIXED_WORDS,
+  RUN_FIXED_WORDS,
+  tensorsLength,
+  writeTensors,
+  type ExecutionError,
   type FromWorker,
   type GraphTensor,
   type TensorSpec,
@@ -23,14 +28,13 @@ import {
   type WorkerInit,
 } from './protocol.js';
 import { fromOrtType, toOrtType } from './types.js';
-import type { ErrorCode } from '../../core/errors.js';
 import type { ExecuteTimings } from '../../core/request.js';
-
-type ExecutionError = { index: number; code: ErrorCode; message: string };
 
 const init = workerData as WorkerInit;
 /** Config outputs by name. */
 const outSpecs = new Map(init.outputs.map((o) => [o.name, o]));
+/** Config outputs by name → position. */
+const outIndex = new Map(init.outputs.map((o, i) => [o.name, i]));
 const port = parentPort!;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -135,12 +139,17 @@ function gatherInput(
   return new ort.Tensor(ortType as 'float32', data as Float32Array, shape);
 }
 
+/**
+ * One execution's outputs: per request, its output tensors, whose `buffer` indexes `sources` and
+ * whose `byteOffset` is relative to that source's first byte.
+ */
 interface Split {
   tensors: WireTensor[][];
-  buffers: ArrayBuffer[];
+  /** The outputs' bytes, one view per output. */
+  sources: Uint8Array[];
 }
 
-/** Splits each output along the batch dim into per-request views of one buffer. */
+/** Splits each output along the batch dim into per-request ranges of one source view. */
 function scatterOutputs(
   requests: WireRequest[],
   results: ort.InferenceSession.OnnxValueMapType,
@@ -148,7 +157,7 @@ function scatterOutputs(
 ): Split {
   const batched = init.maxBatchSize > 0;
   const perRequest: WireTensor[][] = requests.map(() => []);
-  const buffers: ArrayBuffer[] = [];
+  const sources: Uint8Array[] = [];
   const batchSizes = requests.map((r) => (batched && r.inputs.length > 0 ? r.inputs[0].shape[0] : 1));
 
   for (const name of wanted) {
@@ -169,7 +178,7 @@ function scatterOutputs(
       const ab = new ArrayBuffer(total);
       const u8 = new Uint8Array(ab);
       const view = new DataView(ab);
-      const bufIndex = buffers.push(ab) - 1;
+      const bufIndex = sources.push(u8) - 1;
       let off = 0;
       let el = 0;
       requests.forEach((_, i) => {
@@ -199,14 +208,7 @@ function scatterOutputs(
     }
 
     const data = value.data as unknown as ArrayBufferView;
-    let ab = data.buffer as ArrayBuffer;
-    let base = data.byteOffset;
-    if (data.byteOffset !== 0 || data.byteLength !== ab.byteLength) {
-      // Not a buffer of its own: copy once so it can be transferred.
-      ab = ab.slice(data.byteOffset, data.byteOffset + data.byteLength);
-      base = 0;
-    }
-    const bufIndex = buffers.push(ab) - 1;
+    const bufIndex = sources.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) - 1;
     const size = elementByteSize(dt);
     let row = 0;
     requests.forEach((r, i) => {
@@ -219,14 +221,66 @@ function scatterOutputs(
           datatype: dt,
           shape,
           buffer: bufIndex,
-          byteOffset: base + row * rowElems * size,
+          byteOffset: row * rowElems * size,
           byteLength,
         });
       }
       row += b;
     });
   }
-  return { tensors: perRequest, buffers };
+  return { tensors: perRequest, sources };
+}
+
+/**
+ * Builds a result message (see `FromWorker`): the head with the timings and the description of
+ * every request's outputs, small outputs copied in after it, and larger ones in their own buffers
+ * (sliced out first when ORT's array does not span its whole buffer, so that it can be transferred).
+ */
+function packResult(
+  id: number,
+  timings: ExecuteTimings[],
+  tensors: WireTensor[][],
+  sources: Uint8Array[],
+): ArrayBuffer[] {
+  const words = RESULT_FIXED_WORDS + 3 * timings.length + tensorsLength(tensors);
+  let headBytes = words * 8;
+  const buffers: ArrayBuffer[] = [new ArrayBuffer(0)];
+  /** Per source: index of its buffer in the message and its offset there. */
+  const where: number[] = new Array(sources.length * 2);
+  for (let i = 0; i < sources.length; i++) {
+    const src = sources[i];
+    if (src.byteLength <= COPY_LIMIT) {
+      where[2 * i] = 0;
+      where[2 * i + 1] = headBytes;
+      headBytes += (src.byteLength + 7) & ~7;
+    } else {
+      const whole = src.byteOffset === 0 && src.byteLength === src.buffer.byteLength;
+      where[2 * i] = buffers.push(whole ? (src.buffer as ArrayBuffer) : src.slice().buffer) - 1;
+      where[2 * i + 1] = 0;
+    }
+  }
+  const head = new ArrayBuffer(headBytes);
+  buffers[0] = head;
+  const bytes = new Uint8Array(head);
+  for (let i = 0; i < sources.length; i++) if (where[2 * i] === 0) bytes.set(sources[i], where[2 * i + 1]);
+  for (const list of tensors)
+    for (const t of list) {
+      const s = t.buffer;
+      t.buffer = where[2 * s];
+      t.byteOffset += where[2 * s + 1];
+    }
+  const meta = new Float64Array(head, 0, words);
+  let k = 0;
+  meta[k++] = id;
+  meta[k++] = words;
+  meta[k++] = timings.length;
+  for (const t of timings) {
+    meta[k++] = t.computeInputNs;
+    meta[k++] = t.computeInferNs;
+    meta[k++] = t.computeOutputNs;
+  }
+  writeTensors(tensors, outIndex, meta, k);
+  return buffers;
 }
 
 async function main(): Promise<void> {
@@ -241,7 +295,6 @@ async function main(): Promise<void> {
     return;
   }
   const inSpecs = new Map(init.inputs.map((i) => [i.name, i]));
-  const outIndex = new Map(init.outputs.map((o, i) => [o.name, i]));
   port.postMessage({
     type: 'ready',
     inputs: graphTensors(session.inputMetadata),
@@ -317,29 +370,36 @@ async function main(): Promise<void> {
   }
 
   port.on('message', async (msg: ToWorker) => {
-    if (msg.type === 'close') {
+    if (!Array.isArray(msg)) {
       await session.release();
       port.close();
       return;
     }
-    const { id, buffers } = msg;
-    const inputLists = decodeTensors(msg.meta, init.inputs);
-    const outputLists = decodeNames(msg.wanted, init.outputs);
+    const buffers = msg;
+    const head = buffers[0];
+    const meta = new Float64Array(head, 0, head.byteLength >>> 3);
+    const id = meta[0];
+    const executions = meta[2];
+    const sizes: number[] = new Array(executions);
+    for (let x = 0; x < executions; x++) sizes[x] = meta[RUN_FIXED_WORDS + x];
+    const inputLists: WireTensor[][] = [];
+    const outputLists: string[][] = [];
+    const k = readTensors(meta, RUN_FIXED_WORDS + executions, init.inputs, inputLists);
+    readNames(meta, k, init.outputs, outputLists);
     const requests: WireRequest[] = inputLists.map((inputs, i) => ({ inputs, outputs: outputLists[i] }));
-    const sizes = msg.sizes ?? [requests.length];
-    // Each execution's outputs, merged into one reply: buffer indices and error indices shifted.
+    // Each execution's outputs, merged into one reply: source and error indices shifted.
     const tensors: WireTensor[][] = [];
-    const outBuffers: ArrayBuffer[] = [];
+    const sources: Uint8Array[] = [];
     const errors: ExecutionError[] = [];
     const timings: ExecuteTimings[] = [];
     let first = 0;
     for (const size of sizes) {
-      const part = requests.slice(first, first + size);
+      const part = executions === 1 ? requests : requests.slice(first, first + size);
       const r = await execute(part, buffers);
       timings.push(r.timings);
       if (r.split) {
-        const shift = outBuffers.length;
-        outBuffers.push(...r.split.buffers);
+        const shift = sources.length;
+        for (const src of r.split.sources) sources.push(src);
         for (const list of r.split.tensors) {
           if (shift > 0) for (const t of list) t.buffer += shift;
           tensors.push(list);
@@ -350,15 +410,11 @@ async function main(): Promise<void> {
       }
       first += size;
     }
-    const reply: FromWorker = {
-      type: 'result',
-      id,
-      meta: encodeTensors(tensors, outIndex),
-      buffers: outBuffers,
-      timings,
-      ...(errors.length > 0 ? { errors } : {}),
-    };
-    port.postMessage(reply, outBuffers);
+    const out = packResult(id, timings, tensors, sources);
+    port.postMessage(
+      (errors.length > 0 ? { type: 'result', buffers: out, errors } : out) satisfies FromWorker,
+      out,
+    );
   });
 }
 
