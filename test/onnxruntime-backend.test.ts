@@ -233,3 +233,72 @@ describe('ONNX Runtime backend', () => {
     );
   });
 });
+
+/** Threads of this process under SCHED_BATCH (policy 3 in /proc's stat field 41, see proc(5)). */
+function batchThreads(): Set<string> {
+  const out = new Set<string>();
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended meanwhile
+    }
+    // Fields after the ")" that closes the thread's name start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[41 - 3] === '3') out.add(tid);
+  }
+  return out;
+}
+
+describe('ONNX Runtime backend: model instance thread policy', { skip: process.platform !== 'linux' }, () => {
+  test('instance threads run under SCHED_BATCH by default, SCHED_OTHER with thread-policy=normal', async () => {
+    const before = batchThreads();
+    const repo = tempDir();
+    writeAddSub(
+      repo,
+      'addsub',
+      [1],
+      addSubConfig('addsub', 'instance_group [ { count: 3 kind: KIND_CPU } ]'),
+    );
+    const batch = await serve([repo]);
+    let added: string[];
+    try {
+      added = [...batchThreads()].filter((t) => !before.has(t));
+      // One thread per instance at least (ORT may start helpers from it, which inherit the policy).
+      assert.ok(added.length >= 3, `SCHED_BATCH threads after loading 3 instances: ${added.length}`);
+      const r = await http(batch.url, 'POST', '/v2/models/addsub/infer', { inputs: addSubJsonInputs() });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    } finally {
+      await batch.stop();
+    }
+
+    const between = batchThreads();
+    const normal = await serve([repo], { backendConfig: { onnxruntime: { 'thread-policy': 'normal' } } });
+    try {
+      assert.equal((await http(normal.url, 'GET', '/v2/models/addsub/ready')).status, 200);
+      const extra = [...batchThreads()].filter((t) => !between.has(t));
+      assert.deepEqual(extra, [], 'thread-policy=normal leaves instance threads SCHED_OTHER');
+    } finally {
+      await normal.stop();
+    }
+  });
+
+  test('an unknown thread-policy fails the load, naming the setting', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'addsub');
+    const server = await serve([repo], { backendConfig: { onnxruntime: { 'thread-policy': 'fifo' } } });
+    try {
+      const idx = (await http(server.url, 'POST', '/v2/repository/index')).body as Array<{
+        name: string;
+        state: string;
+        reason?: string;
+      }>;
+      const e = idx.find((x) => x.name === 'addsub')!;
+      assert.equal(e.state, 'UNAVAILABLE');
+      assert.match(e.reason ?? '', /thread-policy must be batch or normal, got 'fifo'/);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -13,7 +13,7 @@ import type { InferenceRequest } from '../../core/request.js';
 import { formatShape } from '../../core/tensor.js';
 import { OrtInstance } from './instance.js';
 import type { GraphTensor, TensorSpec } from './protocol.js';
-import { cudaUnavailable, sessionOptions } from './session-options.js';
+import { cudaUnavailable, sessionOptions, threadPolicy } from './session-options.js';
 import { fromOrtType } from './types.js';
 
 type Graph = { inputs: GraphTensor[]; outputs: GraphTensor[] };
@@ -227,7 +227,7 @@ export class OnnxRuntimeBackend implements Backend {
     const all = outputs.map((o) => o.name);
     const wanted = (r: InferenceRequest) => (r.outputs ? r.outputs.map((o) => o.name) : all);
     try {
-      return await OrtInstance.start(
+      const instance = await OrtInstance.start(
         placement.name,
         {
           modelPath: ctx.modelPath,
@@ -235,9 +235,13 @@ export class OnnxRuntimeBackend implements Backend {
           inputs: specs(config.input),
           outputs,
           maxBatchSize: config.max_batch_size,
+          threadPolicy: threadPolicy(ctx.backendConfig, ctx.name),
         },
         wanted,
       );
+      if (instance.threadPolicyError)
+        ctx.logger.verbose(1, `model instance ${placement.name}: ${instance.threadPolicyError}`);
+      return instance;
     } catch (e) {
       if (e instanceof TritonError && e.code !== 'INVALID_ARG') throw e;
       throw new TritonError(

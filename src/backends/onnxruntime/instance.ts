@@ -163,6 +163,8 @@ export class OrtInstance implements ModelInstance {
     readonly graph: { inputs: GraphTensor[]; outputs: GraphTensor[] },
     private readonly outputNames: (r: InferenceRequest) => string[],
     private readonly init: WorkerInit,
+    /** Why `init.threadPolicy` could not be applied to the instance's thread, if it could not. */
+    readonly threadPolicyError?: string,
   ) {
     this.inputIndex = new Map(init.inputs.map((t, i) => [t.name, i]));
     this.outputIndex = new Map(init.outputs.map((t, i) => [t.name, i]));
@@ -184,11 +186,12 @@ export class OrtInstance implements ModelInstance {
     outputNames: (r: InferenceRequest) => string[] = () => init.outputs.map((o) => o.name),
   ): Promise<OrtInstance> {
     const worker = new Worker(WORKER_URL, { workerData: init, name: `ort:${name}` });
-    const graph = await new Promise<{ inputs: GraphTensor[]; outputs: GraphTensor[] }>((resolve, reject) => {
+    type Ready = { inputs: GraphTensor[]; outputs: GraphTensor[]; threadPolicyError?: string };
+    const ready = await new Promise<Ready>((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {
         worker.off('error', onError);
         if (Array.isArray(msg)) return;
-        if (msg.type === 'ready') resolve({ inputs: msg.inputs, outputs: msg.outputs });
+        if (msg.type === 'ready') resolve(msg);
         else if (msg.type === 'init-error') reject(new TritonError('INVALID_ARG', msg.message));
       };
       const onError = (e: Error) => reject(new TritonError('INTERNAL', e.message));
@@ -198,7 +201,8 @@ export class OrtInstance implements ModelInstance {
       await worker.terminate();
       throw e;
     });
-    return new OrtInstance(name, worker, graph, outputNames, init);
+    const graph = { inputs: ready.inputs, outputs: ready.outputs };
+    return new OrtInstance(name, worker, graph, outputNames, init, ready.threadPolicyError);
   }
 
   execute(requests: InferenceRequest[]): Promise<ExecutionOutcome> {

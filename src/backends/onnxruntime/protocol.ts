@@ -47,7 +47,15 @@ export interface WorkerInit {
   outputs: TensorSpec[];
   /** The model's `max_batch_size` (0 = no batch dimension). */
   maxBatchSize: number;
+  /**
+   * Linux scheduling policy of the instance's thread (and of the intra-op threads ORT starts from
+   * it): `batch` (SCHED_BATCH, see sched(7)) or `normal` (SCHED_OTHER, the default). Absent: normal.
+   */
+  threadPolicy?: ThreadPolicy;
 }
+
+/** See `WorkerInit.threadPolicy`. */
+export type ThreadPolicy = 'batch' | 'normal';
 
 /** One request of a batch sent to a worker. */
 export interface WireRequest {
@@ -111,7 +119,13 @@ export interface GraphTensor {
  * one with failed requests carries the same buffers and the errors.
  */
 export type FromWorker =
-  | { type: 'ready'; inputs: GraphTensor[]; outputs: GraphTensor[] }
+  | {
+      type: 'ready';
+      inputs: GraphTensor[];
+      outputs: GraphTensor[];
+      /** Why `WorkerInit.threadPolicy` could not be applied; absent when it was (or was normal). */
+      threadPolicyError?: string;
+    }
   | { type: 'init-error'; message: string }
   | ArrayBuffer[]
   | { type: 'result'; buffers: ArrayBuffer[]; errors: ExecutionError[] };

@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import type { ModelConfig } from '../../config/types.js';
 import type { InstancePlacement } from '../../core/backend.js';
 import { TritonError } from '../../core/errors.js';
+import type { ThreadPolicy } from './protocol.js';
 
 /** Model parameter (config `parameters`) value, or undefined. */
 export function modelParameter(config: ModelConfig, key: string): string | undefined {
@@ -35,6 +36,23 @@ function boolSetting(what: string, value: string | undefined, model: string): bo
   if (['1', 'true', 'on', 'yes'].includes(v)) return true;
   if (['0', 'false', 'off', 'no'].includes(v)) return false;
   throw new TritonError('INVALID_ARG', `model '${model}': ${what} must be true or false, got '${value}'`);
+}
+
+/**
+ * The scheduling policy of model instance threads: `--backend-config=onnxruntime,thread-policy=…`,
+ * `batch` (default; Linux SCHED_BATCH, see `WorkerInit.threadPolicy`) or `normal`. A Nereid setting;
+ * Triton has none like it.
+ * @throws TritonError INVALID_ARG for any other value, naming the model.
+ */
+export function threadPolicy(backendConfig: Record<string, string>, model: string): ThreadPolicy {
+  const value = backendConfig['thread-policy'];
+  if (value === undefined || value === '') return 'batch';
+  const v = value.toLowerCase();
+  if (v === 'batch' || v === 'normal') return v;
+  throw new TritonError(
+    'INVALID_ARG',
+    `model '${model}': backend config thread-policy must be batch or normal, got '${value}'`,
+  );
 }
 
 /** The folder that holds onnxruntime-node's native libraries (where provider libraries must go). */

@@ -6,6 +6,8 @@
  * requests are gathered into one batch tensor (the only copy, needed because ORT takes contiguous
  * tensors); outputs go back as views into one transferred buffer per output, split per request.
  */
+import { execFileSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
@@ -283,7 +285,27 @@ function packResult(
   return buffers;
 }
 
+/**
+ * Puts this thread under SCHED_BATCH (Linux, with util-linux's `chrt`): a batch thread that wakes
+ * up — a run message arrived — does not preempt the thread that was running, which on a machine with
+ * few cores is usually the event loop that just sent it, in the middle of serving other requests.
+ * Its share of CPU is unchanged. Threads ORT starts later from this one inherit the policy.
+ * Returns why it could not be applied, or undefined.
+ */
+function applyBatchPolicy(): string | undefined {
+  if (process.platform !== 'linux') return `SCHED_BATCH is Linux-only (platform ${process.platform})`;
+  try {
+    // "/proc/thread-self" links to "<pid>/task/<tid>": the kernel's id of this very thread.
+    const tid = readlinkSync('/proc/thread-self').split('/').pop()!;
+    execFileSync('chrt', ['--batch', '--pid', '0', tid], { stdio: 'ignore', timeout: 5000 });
+    return undefined;
+  } catch (e) {
+    return `cannot set SCHED_BATCH with chrt: ${(e as Error).message}`;
+  }
+}
+
 async function main(): Promise<void> {
+  const threadPolicyError = init.threadPolicy === 'batch' ? applyBatchPolicy() : undefined;
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(
@@ -299,6 +321,7 @@ async function main(): Promise<void> {
     type: 'ready',
     inputs: graphTensors(session.inputMetadata),
     outputs: graphTensors(session.outputMetadata),
+    ...(threadPolicyError ? { threadPolicyError } : {}),
   } satisfies FromWorker);
 
   /** Runs one execution; per-request failures come back as errors, indexed within `requests`. */
