@@ -521,7 +521,10 @@ describe('nereid perf: real runs against simple', () => {
       url: server.url,
       requestRateRange: { start: 200, end: 200, step: 1 },
       measurementIntervalMs: 300,
+      // A p95 over ~60 requests a window swings widely while other tests load the machine: allow
+      // more windows to find three stable ones (the rate, not the stability, is under test here).
       stabilityPercentage: 100,
+      maxTrials: 30,
       percentile: 95,
     });
     const [l] = report.levels;
