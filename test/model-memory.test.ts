@@ -6,7 +6,8 @@
  *   add ~1 MiB of compiled code and caches: 11.7 MiB after cycle 1, ~12.6 after cycle 10, then
  *   flat): sessions, worker threads, schedulers, timers, listeners and buffers are not kept referenced.
  * - Resident memory (RSS) after cycle 50 is within 10 % of its level after cycle 1. That holds with
- *   glibc's static trim threshold (`MALLOC_TRIM_THRESHOLD_=131072`), which Nereid's launchers set
+ *   glibc's static trim and mmap thresholds (`MALLOC_TRIM_THRESHOLD_=65536`,
+ *   `MALLOC_MMAP_THRESHOLD_=65536`), which Nereid's launchers set
  *   (the `nereid` bin, `npm start`, `npm test`): with glibc's default dynamic threshold, memory freed
  *   by exited worker threads stays mapped and RSS climbs 30–50 MB per step over the first cycles
  *   (see the README's "Memory" section). Without the variable the test checks only that RSS grows

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=131072 node
+#!/usr/bin/env -S MALLOC_TRIM_THRESHOLD_=65536 MALLOC_MMAP_THRESHOLD_=65536 node
 /**
  * `nereid`: the server's command line, with `tritonserver`'s flag names and defaults
  * (server `src/command_line_parser.cc`; `tritonserver --help`). Boolean flags take an optional
