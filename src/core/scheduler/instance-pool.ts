@@ -213,10 +213,7 @@ export abstract class InstancePool implements Scheduler {
       const err = asTritonError(e);
       for (const q of requests) this.deliver(q, err, start - q.enqueuedAt);
     } finally {
-      this.running--;
-      this.free.push(instance);
-      this.dispatch();
-      this.checkIdle();
+      this.release(instance);
     }
   }
 
@@ -239,11 +236,16 @@ export abstract class InstancePool implements Scheduler {
       const err = asTritonError(e);
       for (const q of batch) this.deliver(q, err, start - q.enqueuedAt);
     } finally {
-      this.running--;
-      this.free.push(instance);
-      this.dispatch();
-      this.checkIdle();
+      this.release(instance);
     }
+  }
+
+  /** An execution on `instance` ended: the instance takes the next waiting work. */
+  private release(instance: ModelInstance): void {
+    this.running--;
+    this.free.push(instance);
+    this.dispatch();
+    this.checkIdle();
   }
 
   private checkIdle(): void {
