@@ -22,6 +22,7 @@ import { deserializeBytesTensor, serializeBytesTensor } from '../src/core/tensor
 import { buildExampleRepository } from '../src/examples/build.js';
 import { http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
 import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
+import { freePort, runNereid, waitFor } from './helpers/process.js';
 
 const N = 512; // width of the busy models
 const BUSY_LAYERS = 96;
@@ -288,6 +289,53 @@ describe('scheduling', () => {
     );
     const s = await stats('warm');
     assert.equal(s.execution_count, 0, 'warmup runs are not inference statistics');
+  });
+});
+
+describe('max_queue_delay_microseconds on a quiet server', () => {
+  test('a lone request is served once its delay has passed, with no other traffic', async () => {
+    // The delay's sub-millisecond part is waited on the event loop. The server runs as its own
+    // process, with no metrics timer, so nothing else wakes its event loop: a lone request once
+    // stalled there until the HTTP server's 30 s connection check.
+    const repo = tempDir();
+    for (const us of [900, 2900]) {
+      writeSlowModel(
+        repo,
+        `delay_${us}us`,
+        1,
+        N,
+        4,
+        `dynamic_batching { max_queue_delay_microseconds: ${us} }`,
+      );
+    }
+    const port = await freePort();
+    const p = runNereid([
+      `--model-repository=${repo}`,
+      `--http-port=${port}`,
+      '--http-address=127.0.0.1',
+      '--allow-grpc=false',
+      '--allow-metrics=false',
+    ]);
+    try {
+      await waitFor(() => /Started HTTPService/.test(p.output()), 'the HTTP service');
+      const { body, headerLength } = slowBody(1, N);
+      for (const model of ['delay_900us', 'delay_2900us']) {
+        for (let i = 0; i < 5; i++) {
+          const r = await inferBinary(
+            `http://127.0.0.1:${port}`,
+            model,
+            body,
+            headerLength,
+            {},
+            AbortSignal.timeout(5000),
+          );
+          assert.equal(r.status, 200, `${model}: ${JSON.stringify(r.header)}`);
+        }
+      }
+    } finally {
+      p.child.kill('SIGTERM');
+      await p.exit;
+    }
   });
 });
 

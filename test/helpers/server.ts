@@ -143,7 +143,7 @@ export interface BinaryReply {
 
 /**
  * POSTs a body to `/v2/models/{model}/infer` with `Inference-Header-Content-Length` and splits the
- * binary response into its outputs.
+ * binary response into its outputs; `signal` may abort the request (e.g. `AbortSignal.timeout`).
  */
 export async function inferBinary(
   base: string,
@@ -151,9 +151,11 @@ export async function inferBinary(
   body: Buffer,
   headerLength: number,
   headers: Record<string, string> = {},
+  signal?: AbortSignal,
 ): Promise<BinaryReply> {
   const res = await fetch(`${base}/v2/models/${model}/infer`, {
     method: 'POST',
+    signal,
     body: body as unknown as BodyInit,
     headers: { 'Inference-Header-Content-Length': String(headerLength), ...headers },
   });

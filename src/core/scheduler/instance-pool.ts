@@ -161,7 +161,9 @@ export abstract class InstancePool implements Scheduler {
         this.poll();
       }
     });
-    this.immediate.unref();
+    // Not unref'd: an unref'd immediate does not stop the event loop from blocking in its poll
+    // phase, so it would run only after the next I/O event or timer (seconds when idle). It keeps
+    // the process alive for under a millisecond.
   }
 
   private clearWake(): void {
