@@ -339,6 +339,7 @@ export class ModelVersion {
           batchSize,
           enqueuedAt: start,
           done: (result, queueMs) => resolve({ result, queueMs }),
+          state: undefined,
         }),
       );
       if (result instanceof TritonError) {
@@ -454,6 +455,7 @@ export class ModelVersion {
             queueNs = queueMs * 1e6;
             if (result instanceof TritonError) send(result, true);
           },
+          state: undefined,
         });
       });
     } finally {

@@ -26,18 +26,22 @@ import { InstancePool, type BatchDecision } from './instance-pool.js';
 import { Fifo } from './queue.js';
 import type { QueuedRequest } from './scheduler.js';
 
-interface Waiting {
-  /** Index into `queues` (the last one holds delayed requests). */
+/** The batcher's bookkeeping of one request, kept in its `QueuedRequest.state`. */
+interface Entry {
+  /** Index into `queues` (the last one holds delayed requests); -1 once it left the queues. */
   queue: number;
   /** Inputs' non-batch shapes, for telling which requests can share a batch. */
   shapeKey: string;
-  timer?: NodeJS.Timeout;
+  /** Its queue-timeout timer, if its policy has a timeout. */
+  timer: NodeJS.Timeout | undefined;
+  /** `preserve_ordering`: its result while earlier requests' results are still outstanding. */
+  result: ExecuteResult | undefined;
+  queueMs: number;
 }
 
-interface Ordered {
-  q: QueuedRequest;
-  result?: ExecuteResult;
-  queueMs: number;
+/** The batcher's entry of a request it admitted (undefined for one it never queued). */
+function entryOf(q: QueuedRequest): Entry | undefined {
+  return q.state as Entry | undefined;
 }
 
 const DEFAULT_POLICY: ModelQueuePolicy = {
@@ -96,13 +100,12 @@ export class DynamicBatcher extends InstancePool {
   private readonly policies: ModelQueuePolicy[];
   /** One queue per priority level, then the delayed queue. */
   private readonly queues: Fifo<QueuedRequest>[];
-  private readonly waiting = new Map<QueuedRequest, Waiting>();
   private readonly maxPreferred: number;
   private readonly delayMs: number;
   private readonly ragged: Set<string>;
   private readonly fixedShapes: boolean;
-  private readonly order = new Fifo<Ordered>();
-  private readonly orderIndex = new Map<QueuedRequest, Ordered>();
+  /** `preserve_ordering`: admitted requests in arrival order, until their results are delivered. */
+  private readonly order = new Fifo<QueuedRequest>();
   private count = 0;
 
   /**
@@ -167,23 +170,25 @@ export class DynamicBatcher extends InstancePool {
     ) {
       timeout = timeoutUs;
     }
-    const w: Waiting = { queue, shapeKey: this.shapeKey(q) };
-    if (timeout > 0) {
-      w.timer = setTimeout(() => this.expire(q, policy), timeout / 1000);
-    }
-    const detach = q.detach;
-    q.detach = () => {
-      if (w.timer) clearTimeout(w.timer);
-      detach?.();
+    const e: Entry = {
+      queue,
+      shapeKey: this.shapeKey(q),
+      timer: undefined,
+      result: undefined,
+      queueMs: 0,
     };
-    this.waiting.set(q, w);
+    if (timeout > 0) {
+      e.timer = setTimeout(() => this.expire(q, policy), timeout / 1000);
+      const detach = q.detach;
+      q.detach = () => {
+        if (e.timer) clearTimeout(e.timer);
+        detach?.();
+      };
+    }
+    q.state = e;
     this.queues[queue].push(q);
     this.count++;
-    if (this.settings.preserve_ordering) {
-      const o: Ordered = { q, queueMs: 0 };
-      this.order.push(o);
-      this.orderIndex.set(q, o);
-    }
+    if (this.settings.preserve_ordering) this.order.push(q);
     return undefined;
   }
 
@@ -198,13 +203,13 @@ export class DynamicBatcher extends InstancePool {
 
   /** A request's queue timeout: reject it, or move it behind everything else (DELAY). */
   private expire(q: QueuedRequest, policy: ModelQueuePolicy): void {
-    const w = this.waiting.get(q);
-    if (!w) return;
-    w.timer = undefined;
+    const e = entryOf(q);
+    if (!e || e.queue < 0) return;
+    e.timer = undefined;
     if (policy.timeout_action === 'DELAY') {
       const delayed = this.queues.length - 1;
-      if (w.queue !== delayed && this.queues[w.queue].remove(q)) {
-        w.queue = delayed;
+      if (e.queue !== delayed && this.queues[e.queue].remove(q)) {
+        e.queue = delayed;
         this.queues[delayed].push(q);
         this.dispatch();
       }
@@ -214,9 +219,9 @@ export class DynamicBatcher extends InstancePool {
   }
 
   protected withdraw(q: QueuedRequest): boolean {
-    const w = this.waiting.get(q);
-    if (!w || !this.queues[w.queue].remove(q)) return false;
-    this.waiting.delete(q);
+    const e = entryOf(q);
+    if (!e || e.queue < 0 || !this.queues[e.queue].remove(q)) return false;
+    e.queue = -1;
     this.count--;
     return true;
   }
@@ -231,8 +236,8 @@ export class DynamicBatcher extends InstancePool {
     let oldest = Infinity;
     outer: for (const queue of this.queues) {
       for (const q of queue.items()) {
-        const w = this.waiting.get(q)!;
-        if (key !== undefined && w.shapeKey !== key) {
+        const e = entryOf(q)!;
+        if (key !== undefined && e.shapeKey !== key) {
           full = true;
           break outer;
         }
@@ -242,7 +247,7 @@ export class DynamicBatcher extends InstancePool {
         }
         take.push(q);
         size += q.batchSize;
-        key = w.shapeKey;
+        key = e.shapeKey;
         oldest = Math.min(oldest, q.enqueuedAt);
         if (preferred.includes(size)) bestPreferred = take.length;
         if (size >= this.maxPreferred) {
@@ -263,9 +268,9 @@ export class DynamicBatcher extends InstancePool {
       return { wait: true, retryAt: oldest + this.delayMs };
     }
     for (const q of chosen) {
-      const w = this.waiting.get(q)!;
-      this.queues[w.queue].remove(q);
-      this.waiting.delete(q);
+      const e = entryOf(q)!;
+      this.queues[e.queue].remove(q);
+      e.queue = -1;
       this.count--;
     }
     return { run: chosen };
@@ -273,24 +278,27 @@ export class DynamicBatcher extends InstancePool {
 
   protected takeAll(): QueuedRequest[] {
     const all = this.queues.flatMap((queue) => queue.drain());
-    this.waiting.clear();
+    for (const q of all) entryOf(q)!.queue = -1;
     this.count = 0;
     return all;
   }
 
   protected override deliver(q: QueuedRequest, result: ExecuteResult, queueMs: number): void {
-    const o = this.orderIndex.get(q);
-    if (!o) {
+    const e = entryOf(q);
+    if (!e || !this.settings.preserve_ordering) {
+      q.state = undefined;
       q.done(result, queueMs);
       return;
     }
-    o.result = result;
-    o.queueMs = queueMs;
+    e.result = result;
+    e.queueMs = queueMs;
     // Deliver every finished response at the head of the arrival order.
-    for (let head = this.order.peek(); head?.result !== undefined; head = this.order.peek()) {
+    for (let head = this.order.peek(); head; head = this.order.peek()) {
+      const he = entryOf(head)!;
+      if (he.result === undefined) break;
       this.order.shift();
-      this.orderIndex.delete(head.q);
-      head.q.done(head.result, head.queueMs);
+      head.state = undefined;
+      head.done(he.result, he.queueMs);
     }
   }
 }

@@ -18,6 +18,14 @@ export interface QueuedRequest {
   done(result: ExecuteResult, queueMs: number): void;
   /** Set by the scheduler while the request waits: releases its abort listener and timers. */
   detach?: () => void;
+  /**
+   * The scheduler's own bookkeeping for this request (the dynamic batcher's queue, shape key,
+   * timer and ordering slot), undefined until it is queued. It lives on the request rather than in
+   * a `Map` keyed by requests: such a map, long-lived and churned by every request, made V8's
+   * scavenger promote whole finished requests to the old generation (measured: FinalNet at
+   * concurrency 64 promoted ~3 MB per scavenge, with 4-6 ms pauses).
+   */
+  state?: unknown;
 }
 
 /** Dispatches queued requests to model instances. */
