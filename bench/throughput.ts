@@ -45,7 +45,8 @@ async function perf(name: string, options: Parameters<typeof runPerf>[0]): Promi
     stabilityPercentage: quick ? 25 : 15,
     // perf_analyzer's --async: throughput must be stable; a noisy latency alone does not fail a level.
     async: true,
-    // Requests sent before each load level is measured (JIT, ORT arenas, batch sizes warm up).
+    // Requests sent before each load level is measured (JIT, ORT arenas, batch sizes warm up);
+    // the batch-1 loads below set their own.
     warmupRequestCount: options.batchSize && options.batchSize > 1 ? 4 : 3000,
     csvFile: path.join(outDir, `${name}.csv`),
     plotFile: path.join(outDir, `${name}.svg`),
@@ -148,6 +149,9 @@ async function main(): Promise<void> {
       concurrencyRange: range,
     });
 
+    // Batch-1 loads take 10-15 s to reach their steady rate on a 2-core machine (server and load
+    // generator JIT, heaps, ORT arenas for each batch size), so each is warmed for about 5 s at the
+    // rate it reaches there before its windows are measured.
     // (c) batch-1 requests at concurrency 64, with and without dynamic batching.
     const c64 = { start: 64, end: 64, step: 1 };
     const b1Batched = await perf('finalnet_b1_c64_batched', {
@@ -155,12 +159,14 @@ async function main(): Promise<void> {
       model: 'FinalNet_onnx',
       url: http,
       concurrencyRange: c64,
+      warmupRequestCount: quick ? 10_000 : 40_000,
     });
     const b1Plain = await perf('finalnet_b1_c64_nobatch', {
       ...fn,
       model: 'FinalNet_nobatch',
       url: http,
       concurrencyRange: c64,
+      warmupRequestCount: quick ? 2_000 : 8_000,
     });
 
     // (d) simple against a bare node:http server, same tool, same concurrency.
@@ -169,12 +175,19 @@ async function main(): Promise<void> {
       model: 'simple',
       url: `127.0.0.1:${barePort}`,
       concurrencyRange: c32,
+      warmupRequestCount: quick ? 30_000 : 120_000,
     });
-    const simple = await perf('simple_c32', { model: 'simple', url: http, concurrencyRange: c32 });
+    const simple = await perf('simple_c32', {
+      model: 'simple',
+      url: http,
+      concurrencyRange: c32,
+      warmupRequestCount: quick ? 20_000 : 90_000,
+    });
     const simpleBatched = await perf('simple_batched_c32', {
       model: 'simple_batched',
       url: http,
       concurrencyRange: c32,
+      warmupRequestCount: quick ? 25_000 : 100_000,
     });
 
     const bHttp = best(fnHttp);
