@@ -426,11 +426,11 @@ describe('default scheduler bundles', () => {
         });
         assert.equal(stats.executionCount, 72, 'one execution per request');
         assert.equal(stats.inferenceCount, 72);
-        // The first of the 64 found the instance free and ran alone; most others went in bundles
-        // (how many per bundle follows the measured execution time).
+        // The 64 arrived in one event-loop turn and dispatch waits for its end, so they went in
+        // bundles (how many per bundle follows the measured execution time; a last one may be alone).
         const bundled = bundles.reduce((a, b) => a + b, 0);
         assert.ok(
-          bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 63,
+          bundles.every((n) => n > 1 && n <= MAX_BUNDLE) && bundled >= 32 && bundled <= 64,
           `bundles ${JSON.stringify(bundles)}`,
         );
       },
