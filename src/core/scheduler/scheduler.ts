@@ -22,8 +22,8 @@ export interface QueuedRequest {
    * The scheduler's own bookkeeping for this request (the dynamic batcher's queue, shape key,
    * timer and ordering slot), undefined until it is queued. It lives on the request rather than in
    * a `Map` keyed by requests: such a map, long-lived and churned by every request, made V8's
-   * scavenger promote whole finished requests to the old generation (measured: FinalNet at
-   * concurrency 64 promoted ~3 MB per scavenge, with 4-6 ms pauses).
+   * scavenger promote whole finished requests to the old generation (FinalNet at concurrency 64,
+   * with pretenuring off: 1.7-2.8 MB promoted per scavenge with the map, 0.3 MB without).
    */
   state?: unknown;
 }
