@@ -10,13 +10,11 @@
  * once per bundle instead of once per request, which is most of the cost of a model like `simple`.
  * A bundle holds at most `BUNDLE_BUDGET_MS` of expected compute, so it delays the last request in it
  * by at most about that much, and waiting requests are split evenly between the free instances.
- * Dispatch is coalesced to the end of the event-loop turn (`InstancePool.coalesce`), so requests
+ * Dispatch is coalesced to the end of the event-loop turn (`InstancePool.dispatch`), so requests
  * read from several connections in one turn can share a bundle instead of the first ones going out
  * alone (`simple` at concurrency 32: +4 % req/s in alternating runs).
  */
-import type { ModelInstance } from '../backend.js';
 import type { TritonError } from '../errors.js';
-import type { ModelStats } from '../stats.js';
 import { InstancePool, type BatchDecision } from './instance-pool.js';
 import { Fifo } from './queue.js';
 import type { QueuedRequest } from './scheduler.js';
@@ -29,15 +27,6 @@ export const MAX_BUNDLE = 32;
 /** One request per execution, first come first served. */
 export class DefaultScheduler extends InstancePool {
   private readonly queue = new Fifo<QueuedRequest>();
-
-  /**
-   * @param instances the model's scheduled (non-passive) instances.
-   * @param stats where executions are recorded.
-   */
-  constructor(instances: ModelInstance[], stats: ModelStats) {
-    super(instances, stats);
-    this.coalesce = true;
-  }
 
   protected admit(q: QueuedRequest): TritonError | undefined {
     this.queue.push(q);

@@ -118,7 +118,6 @@ export class DynamicBatcher extends InstancePool {
     stats: ModelStats,
   ) {
     super(instances, stats);
-    this.coalesce = true;
     this.settings = config.dynamic_batching!;
     const levels = Math.max(1, this.settings.priority_levels);
     this.policies = Array.from(

@@ -87,19 +87,13 @@ export abstract class InstancePool implements Scheduler {
     this.checkIdle();
   }
 
-  /**
-   * When true, dispatching waits for the end of the current event-loop turn (setImmediate), so
-   * every request that arrived in the same turn can join one batch. Schedulers that batch set it.
-   */
-  protected coalesce = false;
   private dispatchQueued = false;
 
-  /** Dispatches now, or once at the end of this event-loop turn when `coalesce` is set. */
+  /**
+   * Dispatches once at the end of this event-loop turn (setImmediate), so every request that
+   * arrived in the same turn can join one batch (dynamic batcher) or one bundle (default scheduler).
+   */
   protected dispatch(): void {
-    if (!this.coalesce) {
-      this.dispatchNow();
-      return;
-    }
     if (this.dispatchQueued) return;
     this.dispatchQueued = true;
     setImmediate(() => {
