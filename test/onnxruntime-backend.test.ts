@@ -1,11 +1,14 @@
 /**
  * The ONNX Runtime backend's load-time behaviour through a real server: execution accelerators and
- * their refusals, instance kinds, session parameters, backend config, reshape and non-batching models.
+ * their refusals, instance kinds, session parameters, backend config, reshape and non-batching models;
+ * and the session wrapper over onnxruntime-node's native binding that instance threads run.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { OrtSession } from '../src/backends/onnxruntime/session.js';
 import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';
 import { http, serve, tempDir, type TestServer } from './helpers/server.js';
 import { addSubConfig, addSubJsonInputs, writeAddSub } from './helpers/models.js';
@@ -300,5 +303,60 @@ describe('ONNX Runtime backend: model instance thread policy', { skip: process.p
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('OrtSession: the native binding an instance thread calls', () => {
+  const dir = tempDir();
+  const identity = path.join(dir, 'identity.onnx');
+  fs.writeFileSync(
+    identity,
+    buildOnnxModel({
+      inputs: [{ name: 'X', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
+      outputs: [{ name: 'Y', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
+      nodes: [{ opType: 'Identity', inputs: ['X'], outputs: ['Y'] }],
+    }),
+  );
+
+  test('reports the graph with symbolic dims as -1 and runs synchronously', () => {
+    const session = new OrtSession(identity, { intraOpNumThreads: 1 });
+    try {
+      assert.deepEqual(session.inputs, [{ name: 'X', type: 'float32', shape: [-1, 4] }]);
+      assert.deepEqual(session.outputs, [{ name: 'Y', type: 'float32', shape: [-1, 4] }]);
+      const x = new Float32Array([1, 2, 3, 4, 5, 6, 7, 8]);
+      const out = session.run({ X: new ort.Tensor('float32', x, [2, 4]) }, { Y: null });
+      assert.ok(!(out instanceof Promise), 'run returns the outputs, not a promise');
+      assert.deepEqual(out.Y.dims, [2, 4]);
+      assert.deepEqual([...(out.Y.data as Float32Array)], [...x]);
+    } finally {
+      session.release();
+    }
+  });
+
+  test("a bad feed throws ORT's error at once and leaves the session usable", () => {
+    const session = new OrtSession(identity, {});
+    try {
+      assert.throws(
+        () => session.run({ X: new ort.Tensor('float32', new Float32Array(3), [1, 3]) }, { Y: null }),
+        /invalid dimensions for input: X/,
+      );
+      const out = session.run({ X: new ort.Tensor('float32', new Float32Array(4), [1, 4]) }, { Y: null });
+      assert.deepEqual(out.Y.dims, [1, 4]);
+    } finally {
+      session.release();
+    }
+  });
+
+  test('a graph tensor JavaScript cannot carry (BFLOAT16) fails the load, naming it', () => {
+    const bf16 = path.join(dir, 'bf16.onnx');
+    fs.writeFileSync(
+      bf16,
+      buildOnnxModel({
+        inputs: [{ name: 'H', elemType: OnnxDataType.BFLOAT16, shape: [4] }],
+        outputs: [{ name: 'G', elemType: OnnxDataType.BFLOAT16, shape: [4] }],
+        nodes: [{ opType: 'Identity', inputs: ['H'], outputs: ['G'] }],
+      }),
+    );
+    assert.throws(() => new OrtSession(bf16, {}), /graph tensor 'H' has ONNX element type 16/);
   });
 });

@@ -1,8 +1,8 @@
 /**
- * A model instance's thread: owns one ONNX Runtime `InferenceSession` and runs batches on it.
+ * A model instance's thread: owns one ONNX Runtime session (`OrtSession`) and runs batches on it.
  *
- * onnxruntime-node's `session.run()` blocks the thread it is called on, so every instance executes
- * here, never on the event loop. Input bytes arrive in transferred ArrayBuffers; inputs of several
+ * A run blocks the thread it is called on, so every instance executes here, never on the event
+ * loop; the executions of a bundle run one after the other within one message. Input bytes arrive in transferred ArrayBuffers; inputs of several
  * requests are gathered into one batch tensor (the only copy, needed because ORT takes contiguous
  * tensors); outputs go back split per request, copied into the reply's head buffer when small
  * (`COPY_LIMIT`), else as views into one transferred buffer per output (see `packResult`).
@@ -23,13 +23,13 @@ import {
   writeTensors,
   type ExecutionError,
   type FromWorker,
-  type GraphTensor,
   type TensorSpec,
   type ToWorker,
   type WireRequest,
   type WireTensor,
   type WorkerInit,
 } from './protocol.js';
+import { OrtSession, type Feeds, type Fetched } from './session.js';
 import { fromOrtType, toOrtType } from './types.js';
 import type { ExecuteTimings } from '../../core/request.js';
 
@@ -48,14 +48,6 @@ class RequestError extends Error {
   ) {
     super(message);
   }
-}
-
-function graphTensors(meta: readonly ort.InferenceSession.ValueMetadata[]): GraphTensor[] {
-  return meta.map((m) =>
-    m.isTensor
-      ? { name: m.name, type: m.type, shape: m.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }
-      : { name: m.name, shape: [] },
-  );
 }
 
 /** The model-side shape of a request tensor: applies the config's `reshape` (keeping the batch dim). */
@@ -153,11 +145,7 @@ interface Split {
 }
 
 /** Splits each output along the batch dim into per-request ranges of one source view. */
-function scatterOutputs(
-  requests: WireRequest[],
-  results: ort.InferenceSession.OnnxValueMapType,
-  wanted: string[],
-): Split {
+function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: string[]): Split {
   const batched = init.maxBatchSize > 0;
   const perRequest: WireTensor[][] = requests.map(() => []);
   const sources: Uint8Array[] = [];
@@ -305,14 +293,11 @@ function applyBatchPolicy(): string | undefined {
   }
 }
 
-async function main(): Promise<void> {
+function main(): void {
   const threadPolicyError = init.threadPolicy === 'batch' ? applyBatchPolicy() : undefined;
-  let session: ort.InferenceSession;
+  let session: OrtSession;
   try {
-    session = await ort.InferenceSession.create(
-      init.modelPath,
-      init.sessionOptions as ort.InferenceSession.SessionOptions,
-    );
+    session = new OrtSession(init.modelPath, init.sessionOptions as ort.InferenceSession.SessionOptions);
   } catch (e) {
     port.postMessage({ type: 'init-error', message: (e as Error).message } satisfies FromWorker);
     return;
@@ -320,26 +305,20 @@ async function main(): Promise<void> {
   const inSpecs = new Map(init.inputs.map((i) => [i.name, i]));
   port.postMessage({
     type: 'ready',
-    inputs: graphTensors(session.inputMetadata),
-    outputs: graphTensors(session.outputMetadata),
+    inputs: session.inputs,
+    outputs: session.outputs,
     ...(threadPolicyError ? { threadPolicyError } : {}),
   } satisfies FromWorker);
 
-  /**
-   * Runs one execution; per-request failures come back as errors, indexed within `requests`.
-   * `clock` is shared by the executions of one bundle, which are started together: onnxruntime-node
-   * runs each from a `setImmediate`, so they execute one after the other in one turn of this
-   * thread's event loop, and `clock.last` (ms) says when the previous one finished, where this
-   * one's compute began.
-   */
-  async function execute(
+  /** Runs one execution; per-request failures come back as errors, indexed within `requests`. */
+  function execute(
     requests: WireRequest[],
     buffers: ArrayBuffer[],
-    clock?: { last: number },
-  ): Promise<{ split?: Split; errors?: ExecutionError[]; timings: ExecuteTimings }> {
+  ): { split?: Split; errors?: ExecutionError[]; timings: ExecuteTimings } {
     const t0 = performance.now();
     try {
-      const feeds: Record<string, ort.Tensor> = {};
+      const feeds: Feeds = {};
+      const fetches: Record<string, null> = {};
       // Every request's tensors grouped by input name, in request order (one pass over the batch).
       let wanted: string[];
       if (requests.length === 1) {
@@ -361,23 +340,21 @@ async function main(): Promise<void> {
           feeds[name] = gatherInput(name, g.parts, g.owners, buffers, inSpecs.get(name));
         wanted = [...new Set(requests.flatMap((r) => r.outputs))];
       }
+      for (const name of wanted) fetches[name] = null;
       const t1 = performance.now();
-      const out = await session.run(feeds, wanted);
+      const out = session.run(feeds, fetches);
       const t2 = performance.now();
-      const began = clock ? Math.max(t1, clock.last) : t1;
       const split = scatterOutputs(requests, out, wanted);
       const t3 = performance.now();
-      if (clock) clock.last = t3;
       return {
         split,
         timings: {
           computeInputNs: Math.round((t1 - t0) * 1e6),
-          computeInferNs: Math.round((t2 - began) * 1e6),
+          computeInferNs: Math.round((t2 - t1) * 1e6),
           computeOutputNs: Math.round((t3 - t2) * 1e6),
         },
       };
     } catch (e) {
-      if (clock) clock.last = performance.now();
       const message = (e as Error).message;
       const errors = requests.map((_, index) =>
         e instanceof RequestError && e.index !== index
@@ -403,9 +380,9 @@ async function main(): Promise<void> {
     }
   }
 
-  port.on('message', async (msg: ToWorker) => {
+  port.on('message', (msg: ToWorker) => {
     if (!Array.isArray(msg)) {
-      await session.release();
+      session.release();
       port.close();
       return;
     }
@@ -426,21 +403,11 @@ async function main(): Promise<void> {
     const sources: Uint8Array[] = [];
     const errors: ExecutionError[] = [];
     const timings: ExecuteTimings[] = [];
-    let outcomes;
-    if (executions === 1) {
-      outcomes = [await execute(requests, buffers)];
-    } else {
-      // A bundle: every execution started at once, each still a run of its own (see execute).
-      const clock = { last: 0 };
-      let at = 0;
-      const started = sizes.map((size) => execute(requests.slice(at, (at += size)), buffers, clock));
-      clock.last = performance.now();
-      outcomes = await Promise.all(started);
-    }
     let first = 0;
     for (let x = 0; x < executions; x++) {
       const size = sizes[x];
-      const r = outcomes[x];
+      // A bundle's executions run one after the other, each a run of its own.
+      const r = execute(executions === 1 ? requests : requests.slice(first, first + size), buffers);
       timings.push(r.timings);
       if (r.split) {
         const shift = sources.length;
@@ -463,4 +430,4 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+main();
