@@ -2,10 +2,11 @@
  * A model instance's thread: owns one ONNX Runtime session (`OrtSession`) and runs batches on it.
  *
  * A run blocks the thread it is called on, so every instance executes here, never on the event
- * loop; the executions of a bundle run one after the other within one message. Input bytes arrive in transferred ArrayBuffers; inputs of several
- * requests are gathered into one batch tensor (the only copy, needed because ORT takes contiguous
- * tensors); outputs go back split per request, copied into the reply's head buffer when small
- * (`COPY_LIMIT`), else as views into one transferred buffer per output (see `packResult`).
+ * loop; the executions of a bundle run one after the other within one message. Input bytes arrive
+ * in transferred ArrayBuffers; inputs of several requests are gathered into one batch tensor (the
+ * only copy, needed because ORT takes contiguous tensors); outputs go back split per request,
+ * copied into the reply's head buffer when small (`COPY_LIMIT`), else as views into one
+ * transferred buffer per output (see `packResult`).
  */
 import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
