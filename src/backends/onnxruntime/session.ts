@@ -44,8 +44,21 @@ const ORT_TYPE_NAMES: ReadonlyArray<string | undefined> = [
   'int4',
 ];
 
+/**
+ * An input in CPU memory as the binding reads it (its `location`, `type`, `dims` and `data`): a
+ * plain object, cheaper to build than an `ort.Tensor` (whose constructor checks and sizes its data)
+ * and read the same way. `data` is a typed array of `type` holding product(`dims`) elements.
+ */
+export interface CpuFeed {
+  location: 'cpu';
+  /** ORT type name (`float32`, `int64`, …). */
+  type: string;
+  dims: readonly number[];
+  data: ArrayBufferView;
+}
+
 /** Input tensors by graph input name. */
-export type Feeds = Record<string, ort.Tensor>;
+export type Feeds = Record<string, ort.Tensor | CpuFeed>;
 /** Output tensors by graph output name. */
 export type Fetched = Record<string, ort.Tensor>;
 
@@ -82,7 +95,7 @@ export class OrtSession {
    * @throws Error with ORT's message (wrong shape or type, missing input, kernel failure).
    */
   run(feeds: Feeds, fetches: Record<string, null>): Fetched {
-    return this.native.run(feeds, fetches, this.noOptions) as Fetched;
+    return this.native.run(feeds as Record<string, ort.Tensor>, fetches, this.noOptions) as Fetched;
   }
 
   /** Frees the native session; the object must not be used afterwards. */

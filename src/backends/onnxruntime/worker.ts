@@ -30,7 +30,7 @@ import {
   type WireTensor,
   type WorkerInit,
 } from './protocol.js';
-import { OrtSession, type Feeds, type Fetched } from './session.js';
+import { OrtSession, type CpuFeed, type Feeds, type Fetched } from './session.js';
 import { fromOrtType, toOrtType } from './types.js';
 import type { ExecuteTimings } from '../../core/request.js';
 
@@ -64,6 +64,23 @@ function modelShape(spec: TensorSpec | undefined, shape: number[], batched: bool
 
 function bytesOf(t: WireTensor, buffers: ArrayBuffer[]): Uint8Array {
   return new Uint8Array(buffers[t.buffer], t.byteOffset, t.byteLength);
+}
+
+/**
+ * One request's input as it is, when that needs no work: a numeric tensor without `reshape` whose
+ * bytes are aligned for its element type (a view, no copy). Undefined otherwise (see gatherInput).
+ */
+function directFeed(
+  t: WireTensor,
+  buffers: ArrayBuffer[],
+  spec: TensorSpec | undefined,
+): CpuFeed | undefined {
+  if (spec?.reshape || t.datatype === 'BYTES') return undefined;
+  const type = toOrtType(t.datatype);
+  const size = elementByteSize(t.datatype);
+  if (type === undefined || t.byteOffset % size !== 0 || t.byteLength % size !== 0) return undefined;
+  const data = typedView(t.datatype, new Uint8Array(buffers[t.buffer], t.byteOffset, t.byteLength));
+  return { location: 'cpu', type, dims: t.shape, data };
 }
 
 /** Builds one ORT input tensor from the same-named input of every request (concatenated on dim 0). */
@@ -148,12 +165,18 @@ interface Split {
 /** Splits each output along the batch dim into per-request ranges of one source view. */
 function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: string[]): Split {
   const batched = init.maxBatchSize > 0;
-  const perRequest: WireTensor[][] = requests.map(() => []);
+  const n = requests.length;
+  const perRequest: WireTensor[][] = new Array(n);
+  const batchSizes: number[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    perRequest[i] = [];
+    const r = requests[i];
+    batchSizes[i] = batched && r.inputs.length > 0 ? r.inputs[0].shape[0] : 1;
+  }
   const sources: Uint8Array[] = [];
-  const batchSizes = requests.map((r) => (batched && r.inputs.length > 0 ? r.inputs[0].shape[0] : 1));
 
   for (const name of wanted) {
-    const value = results[name] as ort.Tensor;
+    const value = results[name];
     const spec = outSpecs.get(name);
     const dt: Datatype = spec?.datatype ?? fromOrtType(value.type) ?? 'FP32';
     let dims = value.dims.slice();
@@ -161,66 +184,105 @@ function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: strin
       // The config declares the output with other dims than the model: report the config's view.
       dims = batched ? [dims[0], ...spec.dims] : spec.dims.slice();
     }
-    const rowElems = batched ? dims.slice(1).reduce((a, b) => a * b, 1) : 0;
+    let rowElems = 0;
+    if (batched) {
+      rowElems = 1;
+      for (let d = 1; d < dims.length; d++) rowElems *= dims[d];
+    }
 
     if (dt === 'BYTES') {
-      const strings = value.data as string[];
-      const encoded = strings.map((s) => Buffer.from(s, 'utf8'));
-      const total = encoded.reduce((n, e) => n + 4 + e.byteLength, 0);
-      const ab = new ArrayBuffer(total);
-      const u8 = new Uint8Array(ab);
-      const view = new DataView(ab);
-      const bufIndex = sources.push(u8) - 1;
-      let off = 0;
-      let el = 0;
-      requests.forEach((_, i) => {
-        if (!requests[i].outputs.includes(name)) {
-          el += batched ? batchSizes[i] * rowElems : encoded.length;
-          return;
-        }
-        const count = batched ? batchSizes[i] * rowElems : encoded.length;
-        const start = off;
-        for (let k = 0; k < count; k++) {
-          const e = encoded[el++];
-          view.setUint32(off, e.byteLength, true);
-          u8.set(e, off + 4);
-          off += 4 + e.byteLength;
-        }
-        const shape = batched ? [batchSizes[i], ...dims.slice(1)] : dims;
-        perRequest[i].push({
-          name,
-          datatype: dt,
-          shape,
-          buffer: bufIndex,
-          byteOffset: start,
-          byteLength: off - start,
-        });
-      });
+      scatterStrings(
+        name,
+        dt,
+        value.data as string[],
+        dims,
+        rowElems,
+        requests,
+        batchSizes,
+        perRequest,
+        sources,
+      );
       continue;
     }
 
     const data = value.data as unknown as ArrayBufferView;
-    const bufIndex = sources.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) - 1;
-    const size = elementByteSize(dt);
+    const buffer = sources.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)) - 1;
+    if (n === 1 && (!batched || dims[0] === batchSizes[0])) {
+      // One request (the default scheduler's executions): the whole output is its own.
+      if (requests[0].outputs.includes(name)) {
+        perRequest[0].push({
+          name,
+          datatype: dt,
+          shape: dims,
+          buffer,
+          byteOffset: 0,
+          byteLength: data.byteLength,
+        });
+      }
+      continue;
+    }
+    const rowBytes = rowElems * elementByteSize(dt);
     let row = 0;
-    requests.forEach((r, i) => {
+    for (let i = 0; i < n; i++) {
       const b = batchSizes[i];
-      if (r.outputs.includes(name)) {
-        const shape = batched ? [b, ...dims.slice(1)] : dims;
-        const byteLength = batched ? b * rowElems * size : data.byteLength;
+      if (requests[i].outputs.includes(name)) {
+        let shape = dims;
+        if (batched) {
+          shape = dims.slice();
+          shape[0] = b;
+        }
         perRequest[i].push({
           name,
           datatype: dt,
           shape,
-          buffer: bufIndex,
-          byteOffset: row * rowElems * size,
-          byteLength,
+          buffer,
+          byteOffset: row * rowBytes,
+          byteLength: batched ? b * rowBytes : data.byteLength,
         });
       }
       row += b;
-    });
+    }
   }
   return { tensors: perRequest, sources };
+}
+
+/** scatterOutputs for a BYTES output: ORT's strings re-encoded per request as length-prefixed UTF-8. */
+function scatterStrings(
+  name: string,
+  dt: Datatype,
+  strings: string[],
+  dims: number[],
+  rowElems: number,
+  requests: WireRequest[],
+  batchSizes: number[],
+  perRequest: WireTensor[][],
+  sources: Uint8Array[],
+): void {
+  const batched = init.maxBatchSize > 0;
+  const encoded = strings.map((s) => Buffer.from(s, 'utf8'));
+  const total = encoded.reduce((n, e) => n + 4 + e.byteLength, 0);
+  const ab = new ArrayBuffer(total);
+  const u8 = new Uint8Array(ab);
+  const view = new DataView(ab);
+  const buffer = sources.push(u8) - 1;
+  let off = 0;
+  let el = 0;
+  for (let i = 0; i < requests.length; i++) {
+    const count = batched ? batchSizes[i] * rowElems : encoded.length;
+    if (!requests[i].outputs.includes(name)) {
+      el += count;
+      continue;
+    }
+    const start = off;
+    for (let k = 0; k < count; k++) {
+      const e = encoded[el++];
+      view.setUint32(off, e.byteLength, true);
+      u8.set(e, off + 4);
+      off += 4 + e.byteLength;
+    }
+    const shape = batched ? [batchSizes[i], ...dims.slice(1)] : dims;
+    perRequest[i].push({ name, datatype: dt, shape, buffer, byteOffset: start, byteLength: off - start });
+  }
 }
 
 /**
@@ -325,7 +387,10 @@ function main(): void {
       if (requests.length === 1) {
         // One request (the default scheduler's executions): its tensors as they are.
         const r = requests[0];
-        for (const t of r.inputs) feeds[t.name] = gatherInput(t.name, [t], [0], buffers, inSpecs.get(t.name));
+        for (const t of r.inputs) {
+          const spec = inSpecs.get(t.name);
+          feeds[t.name] = directFeed(t, buffers, spec) ?? gatherInput(t.name, [t], [0], buffers, spec);
+        }
         wanted = r.outputs;
       } else {
         const byName = new Map<string, { parts: WireTensor[]; owners: number[] }>();
