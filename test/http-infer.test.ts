@@ -4,11 +4,14 @@
  * statistics, and Triton's error semantics.
  */
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as nodeHttp from 'node:http';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { buildExampleRepository } from '../src/examples/build.js';
+import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';
 import { binaryBody, http, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
 import { addSubJsonInputs, writeAddSub, writeLabelledAddSub } from './helpers/models.js';
 
@@ -75,6 +78,22 @@ describe('HTTP/REST protocol', () => {
     await buildExampleRepository(repo);
     // A model with labels for the classification extension.
     writeLabelledAddSub(repo, 'simple_labels');
+    // NonZero: the output's shape depends on the input's values, not only on its shape.
+    fs.mkdirSync(path.join(repo, 'nonzero', '1'), { recursive: true });
+    fs.writeFileSync(
+      path.join(repo, 'nonzero', '1', 'model.onnx'),
+      buildOnnxModel({
+        inputs: [{ name: 'X', elemType: OnnxDataType.INT32, shape: [4] }],
+        outputs: [{ name: 'Y', elemType: OnnxDataType.INT64, shape: [1, 'k'] }],
+        nodes: [{ opType: 'NonZero', inputs: ['X'], outputs: ['Y'] }],
+      }),
+    );
+    fs.writeFileSync(
+      path.join(repo, 'nonzero', 'config.pbtxt'),
+      'backend: "onnxruntime"\nmax_batch_size: 0\n' +
+        'input [ { name: "X" data_type: TYPE_INT32 dims: [ 4 ] } ]\n' +
+        'output [ { name: "Y" data_type: TYPE_INT64 dims: [ 1, -1 ] } ]\n',
+    );
     server = await serve([repo]);
     url = server.url;
     const smallRepo = tempDir();
@@ -254,6 +273,46 @@ describe('HTTP/REST protocol', () => {
       const long = await inferBinary(url, 'simple', Buffer.concat([body, Buffer.alloc(4)]), headerLength);
       assert.equal(long.status, 400);
       assert.match(long.header.error, /unexpected additional input data for model 'simple'/);
+    });
+
+    test('a repeated binary header gets a reply header that describes each response', async () => {
+      // The server also remembers the reply header of a repeated request header; an output whose
+      // shape changes with the data must still be described as it is.
+      const send = (values: number[]) => {
+        const { body, headerLength } = binaryBody(
+          [{ name: 'X', datatype: 'INT32', shape: [4], data: int32(values) }],
+          {
+            parameters: { binary_data_output: true },
+          },
+        );
+        return inferBinary(url, 'nonzero', body, headerLength);
+      };
+      for (const [values, nonzero] of [
+        [[5, 0, 0, 0], [0]],
+        [[5, 0, 0, 0], [0]],
+        [
+          [0, 1, 1, 1],
+          [1, 2, 3],
+        ],
+        [
+          [0, 1, 1, 1],
+          [1, 2, 3],
+        ],
+        [[0, 0, 7, 0], [2]],
+      ] as const) {
+        const r = await send([...values]);
+        assert.equal(r.status, 200);
+        assert.deepEqual(r.header.outputs, [
+          {
+            name: 'Y',
+            datatype: 'INT64',
+            shape: [1, nonzero.length],
+            parameters: { binary_data_size: 8 * nonzero.length },
+          },
+        ]);
+        const y = new BigInt64Array(new Uint8Array(r.outputs.get('Y')!).buffer);
+        assert.deepEqual(Array.from(y, Number), [...nonzero]);
+      }
     });
 
     test('only the requested outputs are returned', async () => {

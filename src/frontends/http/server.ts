@@ -412,7 +412,7 @@ export class HttpFrontend {
     if (partBytes <= SMALL_RESPONSE) {
       // Small outputs: one buffer, one write (a corked series of writes costs more than the copy).
       const whole = Buffer.allocUnsafe(headerBytes + partBytes);
-      let at = whole.write(header, 0, 'utf8');
+      let at = typeof header === 'string' ? whole.write(header, 0, 'utf8') : header.copy(whole, 0);
       for (const p of parts) {
         whole.set(p, at);
         at += p.byteLength;
