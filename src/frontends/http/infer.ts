@@ -378,6 +378,8 @@ export interface EncodedResponse {
  * Encodes an infer response. Outputs go binary when requested per output (`binary_data`), or for
  * all outputs (`binary_data_output` / raw request) unless an output says `binary_data: false`.
  * Key order as Triton: id (only when non-empty), model_name, model_version, parameters, outputs.
+ * A request read with a cached header plan (all outputs binary) gets the header bytes encoded for
+ * the plan's previous response when its outputs have the same names, datatypes, shapes and sizes.
  * @throws TritonError INVALID_ARG when an FP16/BF16 output would have to be sent as JSON.
  */
 export function encodeInferResponse(res: InferenceResponse, parsed: ParsedInfer): EncodedResponse {
