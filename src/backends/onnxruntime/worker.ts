@@ -191,17 +191,7 @@ function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: strin
     }
 
     if (dt === 'BYTES') {
-      scatterStrings(
-        name,
-        dt,
-        value.data as string[],
-        dims,
-        rowElems,
-        requests,
-        batchSizes,
-        perRequest,
-        sources,
-      );
+      scatterStrings(name, value.data as string[], dims, rowElems, requests, batchSizes, perRequest, sources);
       continue;
     }
 
@@ -249,7 +239,6 @@ function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: strin
 /** scatterOutputs for a BYTES output: ORT's strings re-encoded per request as length-prefixed UTF-8. */
 function scatterStrings(
   name: string,
-  dt: Datatype,
   strings: string[],
   dims: number[],
   rowElems: number,
@@ -281,7 +270,14 @@ function scatterStrings(
       off += 4 + e.byteLength;
     }
     const shape = batched ? [batchSizes[i], ...dims.slice(1)] : dims;
-    perRequest[i].push({ name, datatype: dt, shape, buffer, byteOffset: start, byteLength: off - start });
+    perRequest[i].push({
+      name,
+      datatype: 'BYTES',
+      shape,
+      buffer,
+      byteOffset: start,
+      byteLength: off - start,
+    });
   }
 }
 

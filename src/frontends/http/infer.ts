@@ -399,7 +399,7 @@ export function encodeInferResponse(res: InferenceResponse, parsed: ParsedInfer)
         shape: t.shape.slice(),
         size: t.data.byteLength,
       })),
-      header: Buffer.from(encoded.header as string),
+      header: Buffer.from(encoded.header),
     };
     return encoded;
   }
@@ -421,7 +421,8 @@ function sameReply(reply: CachedReply, res: InferenceResponse): boolean {
   return true;
 }
 
-function encodeFresh(res: InferenceResponse, parsed: ParsedInfer): EncodedResponse {
+/** Encodes the header text anew (see encodeInferResponse). */
+function encodeFresh(res: InferenceResponse, parsed: ParsedInfer): EncodedResponse & { header: string } {
   const parts: Uint8Array[] = [];
   const outs = res.outputs.map((t) => {
     const binary = parsed.binary.get(t.name) ?? parsed.allBinary;
