@@ -42,6 +42,31 @@ const params = (p: Record<string, string>) =>
     .map(([k, v]) => `parameters { key: "${k}" value: { string_value: "${v}" } }`)
     .join('\n');
 
+/**
+ * The stub's pid from the PID_FILE its initialize() writes, or undefined while the file is missing or
+ * not yet a whole positive number. Guarding this matters: `process.kill(0)` would signal this test
+ * runner's whole process group.
+ */
+function readPid(file: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text);
+  return /^\d+$/.test(text) && pid > 1 && pid !== process.pid ? pid : undefined;
+}
+
+/** SIGKILLs one stub process, refusing any pid that is not a plain child pid. */
+function killStub(pid: number | undefined): void {
+  assert.ok(
+    pid !== undefined && Number.isInteger(pid) && pid > 1 && pid !== process.pid,
+    `bad stub pid ${pid}`,
+  );
+  process.kill(pid, 'SIGKILL');
+}
+
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -67,7 +92,7 @@ describe('Python backend faults', () => {
       assert.deepEqual(server.failedModels, []);
       assert.match(log(), /add_sub:1\/add_sub_0_0: add_sub initialized, pid \d+/);
       assert.match(log(), /add_sub:1\/add_sub_0_0: hello from pb_utils\.Logger/);
-      const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      const pid = readPid(pidFile);
 
       // Other models under steady load for the whole test.
       let stop = false;
@@ -90,7 +115,7 @@ describe('Python backend faults', () => {
         () => model.inflightRequests === 1 && model.pendingRequests() === 0,
       );
       await new Promise((r) => setTimeout(r, 50));
-      process.kill(pid, 'SIGKILL');
+      killStub(pid);
       const failed = await inflight;
       assert.equal(failed.status, 500);
       assert.match(
@@ -102,7 +127,8 @@ describe('Python backend faults', () => {
       await waitFor('add_sub to be ready again', async () => {
         const ready = (await http(url, 'GET', '/v2/models/add_sub/ready')).status === 200;
         if (!ready) sawNotReady = true;
-        return ready && fs.readFileSync(pidFile, 'utf8') !== String(pid);
+        const now = readPid(pidFile);
+        return ready && now !== undefined && now !== pid;
       });
       assert.ok(sawNotReady, 'add_sub reported not ready while its stub restarted');
       assert.match(
@@ -139,8 +165,8 @@ describe('Python backend faults', () => {
     writeAddSubPy(repo, 'packed_env', params({ EXECUTION_ENV_PATH: tarball }));
     let killed = 0;
     const starting = start(repo);
-    await waitFor('the first stub to write its pid', () => fs.existsSync(pidFile));
-    process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGKILL');
+    await waitFor('the first stub to write its pid', () => readPid(pidFile) !== undefined);
+    killStub(readPid(pidFile));
     killed++;
     const { server, url, log } = await starting;
     try {

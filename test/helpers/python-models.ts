@@ -49,8 +49,10 @@ class TritonPythonModel:
         pb_utils.Logger.log_info("hello from pb_utils.Logger")
         pidfile = model_config["parameters"].get("PID_FILE", {}).get("string_value")
         if pidfile:
-            with open(pidfile, "w") as f:
+            # Written whole, then renamed: a reader never sees an empty or partial file.
+            with open(pidfile + ".tmp", "w") as f:
                 f.write(str(os.getpid()))
+            os.replace(pidfile + ".tmp", pidfile)
         delay = float(model_config["parameters"].get("INIT_DELAY", {}).get("string_value", "0"))
         if delay:
             import time
