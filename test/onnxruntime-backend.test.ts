@@ -8,7 +8,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import type { Worker } from 'node:worker_threads';
+import { OrtInstance } from '../src/backends/onnxruntime/instance.js';
 import { OrtSession } from '../src/backends/onnxruntime/session.js';
+import type { ExecuteResult, InferenceRequest } from '../src/core/request.js';
 import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';
 import { http, serve, tempDir, type TestServer } from './helpers/server.js';
 import { addSubConfig, addSubJsonInputs, writeAddSub } from './helpers/models.js';
@@ -358,5 +361,67 @@ describe('OrtSession: the native binding an instance thread calls', () => {
       }),
     );
     assert.throws(() => new OrtSession(bf16, {}), /graph tensor 'H' has ONNX element type 16/);
+  });
+});
+
+describe('OrtInstance: the thread that holds a session', () => {
+  const dir = tempDir();
+  const modelPath = path.join(dir, 'identity.onnx');
+  fs.writeFileSync(
+    modelPath,
+    buildOnnxModel({
+      inputs: [{ name: 'X', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
+      outputs: [{ name: 'Y', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
+      nodes: [{ opType: 'Identity', inputs: ['X'], outputs: ['Y'] }],
+    }),
+  );
+  const request = (first: number): InferenceRequest => ({
+    model: 'identity',
+    id: '',
+    parameters: {},
+    inputs: [
+      {
+        name: 'X',
+        datatype: 'FP32',
+        shape: [1, 4],
+        data: new Uint8Array(new Float32Array([first, first + 1, first + 2, first + 3]).buffer),
+      },
+    ],
+  });
+  const values = (r: ExecuteResult): number[] => {
+    assert.ok(!(r instanceof Error), String(r));
+    const t = r.outputs[0];
+    return [
+      ...new Float32Array(t.data.buffer.slice(t.data.byteOffset, t.data.byteOffset + t.data.byteLength)),
+    ];
+  };
+
+  test('messages posted while it runs are all taken; unload ends the thread by itself', async () => {
+    const instance = await OrtInstance.start('identity_0', {
+      modelPath,
+      sessionOptions: { intraOpNumThreads: 1 },
+      inputs: [{ name: 'X', datatype: 'FP32', dims: [4] }],
+      outputs: [{ name: 'Y', datatype: 'FP32', dims: [4] }],
+      maxBatchSize: 8,
+    });
+    const worker = (instance as unknown as { worker: Worker }).worker;
+    const exitCode = new Promise<number>((resolve) => worker.once('exit', resolve));
+    // Many messages posted back to back, single executions and bundles mixed: the thread sleeps
+    // between wake-ups and must answer every one of them, in order of its own.
+    const singles = Array.from({ length: 50 }, (_, i) => instance.execute([request(i * 10)]));
+    const bundle = instance.executeSeveral([[request(1000)], [request(2000)], [request(3000)]]);
+    const outcomes = await Promise.all(singles);
+    outcomes.forEach((o, i) =>
+      assert.deepEqual(values(o.results[0]), [i * 10, i * 10 + 1, i * 10 + 2, i * 10 + 3]),
+    );
+    const several = await bundle;
+    assert.deepEqual(
+      several.map((o) => values(o.results[0])[0]),
+      [1000, 2000, 3000],
+    );
+    await instance.unload();
+    // 0: the thread left its loop on the close message; a thread stopped by terminate() exits with 1.
+    assert.equal(await exitCode, 0);
+    await assert.rejects(instance.execute([request(0)]), /model instance identity_0 is unloaded/);
   });
 });

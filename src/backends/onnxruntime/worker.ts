@@ -6,11 +6,13 @@
  * in transferred ArrayBuffers; inputs of several requests are gathered into one batch tensor (the
  * only copy, needed because ORT takes contiguous tensors); outputs go back split per request,
  * copied into the reply's head buffer when small (`COPY_LIMIT`), else as views into one
- * transferred buffer per output (see `packResult`).
+ * transferred buffer per output (see `packResult`). The thread never returns to its event loop
+ * once the session is ready: it sleeps on the instance's wake-up word (`WorkerInit.wake`) and takes
+ * its messages with `receiveMessageOnPort`, until a `close` message ends it.
  */
 import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
 import { deserializeBytesTensor } from '../../core/tensor.js';
@@ -442,13 +444,8 @@ function main(): void {
     }
   }
 
-  port.on('message', (msg: ToWorker) => {
-    if (!Array.isArray(msg)) {
-      session.release();
-      port.close();
-      return;
-    }
-    const buffers = msg;
+  /** Runs one bundle and posts its result. */
+  function onRun(buffers: ArrayBuffer[]): void {
     const head = buffers[0];
     const meta = new Float64Array(head, 0, head.byteLength >>> 3);
     const id = meta[0];
@@ -489,7 +486,25 @@ function main(): void {
       (errors.length > 0 ? { type: 'result', buffers: out, errors } : out) satisfies FromWorker,
       out,
     );
-  });
+  }
+
+  // The thread does nothing but runs, so it takes its messages itself instead of through its event
+  // loop: it sleeps on the wake-up word until the event loop bumps it, then drains the port. The
+  // word is read before draining, so a message posted during the drain makes the wait return at once.
+  const wake = new Int32Array(init.wake!);
+  for (;;) {
+    const seen = Atomics.load(wake, 0);
+    for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
+      const msg = m.message as ToWorker;
+      if (!Array.isArray(msg)) {
+        session.release();
+        port.close();
+        return;
+      }
+      onRun(msg);
+    }
+    Atomics.wait(wake, 0, seen);
+  }
 }
 
 main();
