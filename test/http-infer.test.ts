@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as nodeHttp from 'node:http';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
@@ -362,6 +363,41 @@ describe('HTTP/REST protocol', () => {
       assert.deepEqual(
         body.outputs[1].data,
         range16.map((i) => i - 2),
+      );
+    });
+
+    test('header names in any case; a repeated Accept-Encoding counts all its values', async () => {
+      // Raw bytes on a socket, so the header names go out exactly as written here.
+      const { body, headerLength } = binaryBody([
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: int32(range16) },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: int32(range16.map(() => 3)) },
+      ]);
+      const compressed = await gzip(body);
+      const { port } = new URL(url);
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          socket.write(
+            'POST /v2/models/simple/infer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n' +
+              `inference-header-content-length: ${headerLength}\r\n` +
+              `CONTENT-ENCODING: gzip\r\nContent-length: ${compressed.length}\r\n` +
+              'Accept-Encoding: identity;q=0.1\r\naccept-encoding: deflate\r\n\r\n',
+          );
+          socket.write(compressed);
+        });
+        const chunks: Buffer[] = [];
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('end', () => resolve(Buffer.concat(chunks)));
+        socket.on('error', reject);
+      });
+      const split = reply.indexOf('\r\n\r\n');
+      const head = reply.subarray(0, split).toString('latin1');
+      assert.match(head, /^HTTP\/1\.1 200 OK/);
+      // "identity;q=0.1, deflate": the second line's deflate wins.
+      assert.match(head, /\r\nContent-Encoding: deflate\r\n/i);
+      const json = JSON.parse((await promisify(zlib.inflate)(reply.subarray(split + 4))).toString());
+      assert.deepEqual(
+        json.outputs[0].data,
+        range16.map((i) => i + 3),
       );
     });
 
