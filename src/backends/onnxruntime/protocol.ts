@@ -62,10 +62,10 @@ export interface WorkerInit {
 }
 
 /**
- * Tells an instance's thread that a message was posted to it (`WorkerInit.wake`). A futex wake-up
- * is cheaper than the worker's event loop taking a MessagePort event: 12.8 against 19.7 µs of CPU
- * per round trip between two threads on one core (Node 20, both directions by MessagePort, this
- * machine).
+ * Tells an instance's thread that a message was posted to it (`WorkerInit.wake`). Waking a thread
+ * that sleeps in `Atomics.wait` is cheaper than its event loop taking a MessagePort event: 11.5
+ * against 14.5 µs of CPU per round trip with both threads on one core, 94.6 against 97.8 µs across
+ * two (`bench/worker-handoff.ts`, Node 20, medians of 8 rounds).
  */
 export function wakeWorker(word: Int32Array): void {
   Atomics.add(word, 0, 1);

@@ -491,7 +491,8 @@ function main(): void {
   // The thread does nothing but runs, so it takes its messages itself instead of through its event
   // loop: it sleeps on the wake-up word until the event loop bumps it, then drains the port. The
   // word is read before draining, so a message posted during the drain makes the wait return at once.
-  const wake = new Int32Array(init.wake!);
+  if (!init.wake) throw new Error('an ORT instance thread needs its wake-up word (WorkerInit.wake)');
+  const wake = new Int32Array(init.wake);
   for (;;) {
     const seen = Atomics.load(wake, 0);
     for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
