@@ -71,7 +71,7 @@ describe('model load/unload memory', { skip: problem }, () => {
       const unload = await http(server.url, 'POST', '/v2/repository/models/FinalNet_onnx/unload');
       assert.equal(unload.status, 200, JSON.stringify(unload.body));
     };
-    // A settled reading: after a forced GC, V8 gives back ~6 MiB of heap pages only when the
+    // A settled reading: after a forced GC, ~6 MiB go back to the kernel only when the
     // process has been idle for a second or two (seen: flat for 1.5 s after cycle 1, then −6 MiB).
     // Every reading, the first as much as the last, waits up to 3 s for that and keeps the lowest
     // RSS, so that both ends of the comparison are taken in the same state.
