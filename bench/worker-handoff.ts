@@ -2,7 +2,7 @@
  * What handing a run to a model instance's thread costs, for the two ways a worker can take its
  * messages: through its event loop (`parentPort.on('message')`, what ORT instance threads did before)
  * and by sleeping in `Atomics.wait` on a wake-up word and draining the port with
- * `receiveMessageOnPort` (what they do now, see `WorkerInit.wake`). Each round trip posts one
+ * `receiveMessageOnPort` (what they do now, see `WorkerData.wake`). Each round trip posts one
  * transferred 256-byte ArrayBuffer to the worker, which posts it back; the event loop side is the
  * same for both. Rounds alternate between the two (A, B, B, A, …) so that whatever else runs on the
  * machine hits both alike; the figures are CPU µs of the whole process per round trip (both threads,

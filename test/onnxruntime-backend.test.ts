@@ -309,17 +309,23 @@ describe('ONNX Runtime backend: model instance thread policy', { skip: process.p
   });
 });
 
-describe('OrtSession: the native binding an instance thread calls', () => {
-  const dir = tempDir();
-  const identity = path.join(dir, 'identity.onnx');
+/** Writes an FP32 identity X → Y over ['batch', 4] to `<dir>/identity.onnx`; returns its path. */
+function writeIdentityOnnx(dir: string): string {
+  const file = path.join(dir, 'identity.onnx');
   fs.writeFileSync(
-    identity,
+    file,
     buildOnnxModel({
       inputs: [{ name: 'X', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
       outputs: [{ name: 'Y', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
       nodes: [{ opType: 'Identity', inputs: ['X'], outputs: ['Y'] }],
     }),
   );
+  return file;
+}
+
+describe('OrtSession: the native binding an instance thread calls', () => {
+  const dir = tempDir();
+  const identity = writeIdentityOnnx(dir);
 
   test('reports the graph with symbolic dims as -1 and runs synchronously', () => {
     const session = new OrtSession(identity, { intraOpNumThreads: 1 });
@@ -365,16 +371,7 @@ describe('OrtSession: the native binding an instance thread calls', () => {
 });
 
 describe('OrtInstance: the thread that holds a session', () => {
-  const dir = tempDir();
-  const modelPath = path.join(dir, 'identity.onnx');
-  fs.writeFileSync(
-    modelPath,
-    buildOnnxModel({
-      inputs: [{ name: 'X', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
-      outputs: [{ name: 'Y', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] }],
-      nodes: [{ opType: 'Identity', inputs: ['X'], outputs: ['Y'] }],
-    }),
-  );
+  const modelPath = writeIdentityOnnx(tempDir());
   const request = (first: number): InferenceRequest => ({
     model: 'identity',
     id: '',

@@ -58,12 +58,9 @@ function readPid(file: string): number | undefined {
   return /^\d+$/.test(text) && pid > 1 && pid !== process.pid ? pid : undefined;
 }
 
-/** SIGKILLs one stub process, refusing any pid that is not a plain child pid. */
+/** SIGKILLs one stub process; `pid` comes from readPid, which refuses anything but a child's pid. */
 function killStub(pid: number | undefined): void {
-  assert.ok(
-    pid !== undefined && Number.isInteger(pid) && pid > 1 && pid !== process.pid,
-    `bad stub pid ${pid}`,
-  );
+  assert.ok(pid !== undefined, 'no stub pid to kill');
   process.kill(pid, 'SIGKILL');
 }
 

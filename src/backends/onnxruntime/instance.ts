@@ -18,6 +18,7 @@ import {
   type ExecutionError,
   type ToWorker,
   type WireTensor,
+  type WorkerData,
   type WorkerInit,
 } from './protocol.js';
 
@@ -160,7 +161,7 @@ export class OrtInstance implements ModelInstance {
   private constructor(
     readonly name: string,
     private readonly worker: Worker,
-    /** The worker's wake-up word (`WorkerInit.wake`). */
+    /** The worker's wake-up word (`WorkerData.wake`). */
     private readonly wake: Int32Array,
     /** The graph's inputs and outputs as ORT reports them. */
     readonly graph: { inputs: GraphTensor[]; outputs: GraphTensor[] },
@@ -189,7 +190,8 @@ export class OrtInstance implements ModelInstance {
     outputNames: (r: InferenceRequest) => string[] = () => init.outputs.map((o) => o.name),
   ): Promise<OrtInstance> {
     const wake = new SharedArrayBuffer(4);
-    const worker = new Worker(WORKER_URL, { workerData: { ...init, wake }, name: `ort:${name}` });
+    const workerData: WorkerData = { ...init, wake };
+    const worker = new Worker(WORKER_URL, { workerData, name: `ort:${name}` });
     type Ready = { inputs: GraphTensor[]; outputs: GraphTensor[]; threadPolicyError?: string };
     const ready = await new Promise<Ready>((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {

@@ -52,17 +52,21 @@ export interface WorkerInit {
    * it): `batch` (SCHED_BATCH, see sched(7)) or `normal` (SCHED_OTHER, the default). Absent: normal.
    */
   threadPolicy?: ThreadPolicy;
+}
+
+/** What an instance thread starts with: its `WorkerInit` and the wake-up word `OrtInstance.start` adds. */
+export interface WorkerData extends WorkerInit {
   /**
-   * The instance's wake-up word (an Int32Array of 1 over this buffer; `OrtInstance.start` sets it).
-   * The worker does not use its event loop for runs: it sleeps in `Atomics.wait` on word 0 and takes
-   * its messages with `receiveMessageOnPort`. The event loop adds 1 and `Atomics.notify`s after
-   * every message it posts (see `wakeWorker`).
+   * The instance's wake-up word (an Int32Array of 1 over this buffer). The worker does not use its
+   * event loop for runs: it sleeps in `Atomics.wait` on word 0 and takes its messages with
+   * `receiveMessageOnPort`. The event loop adds 1 and `Atomics.notify`s after every message it
+   * posts (see `wakeWorker`).
    */
-  wake?: SharedArrayBuffer;
+  wake: SharedArrayBuffer;
 }
 
 /**
- * Tells an instance's thread that a message was posted to it (`WorkerInit.wake`). Waking a thread
+ * Tells an instance's thread that a message was posted to it (`WorkerData.wake`). Waking a thread
  * that sleeps in `Atomics.wait` is cheaper than its event loop taking a MessagePort event: 11.5
  * against 14.5 µs of CPU per round trip with both threads on one core, 94.6 against 97.8 µs across
  * two (`bench/worker-handoff.ts`, Node 20, medians of 8 rounds).

@@ -7,7 +7,7 @@
  * only copy, needed because ORT takes contiguous tensors); outputs go back split per request,
  * copied into the reply's head buffer when small (`COPY_LIMIT`), else as views into one
  * transferred buffer per output (see `packResult`). The thread never returns to its event loop
- * once the session is ready: it sleeps on the instance's wake-up word (`WorkerInit.wake`) and takes
+ * once the session is ready: it sleeps on the instance's wake-up word (`WorkerData.wake`) and takes
  * its messages with `receiveMessageOnPort`, until a `close` message ends it.
  */
 import { execFileSync } from 'node:child_process';
@@ -30,13 +30,13 @@ import {
   type ToWorker,
   type WireRequest,
   type WireTensor,
-  type WorkerInit,
+  type WorkerData,
 } from './protocol.js';
 import { OrtSession, type CpuFeed, type Feeds, type Fetched } from './session.js';
 import { fromOrtType, toOrtType } from './types.js';
 import type { ExecuteTimings } from '../../core/request.js';
 
-const init = workerData as WorkerInit;
+const init = workerData as WorkerData;
 /** Config outputs by name. */
 const outSpecs = new Map(init.outputs.map((o) => [o.name, o]));
 /** Config outputs by name → position. */
@@ -491,7 +491,6 @@ function main(): void {
   // The thread does nothing but runs, so it takes its messages itself instead of through its event
   // loop: it sleeps on the wake-up word until the event loop bumps it, then drains the port. The
   // word is read before draining, so a message posted during the drain makes the wait return at once.
-  if (!init.wake) throw new Error('an ORT instance thread needs its wake-up word (WorkerInit.wake)');
   const wake = new Int32Array(init.wake);
   for (;;) {
     const seen = Atomics.load(wake, 0);
