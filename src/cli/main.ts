@@ -316,26 +316,20 @@ export function buildProgram(run: (s: ServeSettings) => Promise<void>): Command 
   return program;
 }
 
-/** Runs the server until SIGINT/SIGTERM, then drains and exits 0 (1 when it cannot start). */
+/**
+ * Runs the server until SIGINT/SIGTERM, then drains and exits 0 (1 when it cannot start).
+ *
+ * The signal handlers are installed before the server starts: a signal that arrives while models
+ * load or ports open (after "Started HTTPService" is printed but before the metrics port is up, say)
+ * must not fall through to Node's default action, which kills the process with no drain and no exit
+ * code. Such a signal stops the server as soon as it has started.
+ */
 async function serve(settings: ServeSettings): Promise<void> {
   const logger = createLogger(settings.log);
-  let server;
-  try {
-    server = await startServer(settings, logger);
-  } catch (e) {
-    logger.error(`error: creating server: ${(e as Error).message}`);
-    process.exit(1);
-  }
-  let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      logger.warn(`received ${signal} again, exiting now`);
-      process.exit(1);
-    }
-    logger.info(
-      `received ${signal}, stopping: no new requests, waiting for in-flight ones, unloading models`,
-    );
-    server.stop().then(
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopRequested = false;
+  const drainAndExit = (running: NonNullable<typeof server>) => {
+    running.stop().then(
       () => {
         logger.info('server stopped');
         process.exit(0);
@@ -346,8 +340,26 @@ async function serve(settings: ServeSettings): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  const onSignal = (signal: string) => {
+    if (stopRequested) {
+      logger.warn(`received ${signal} again, exiting now`);
+      process.exit(1);
+    }
+    stopRequested = true;
+    logger.info(
+      `received ${signal}, stopping: no new requests, waiting for in-flight ones, unloading models`,
+    );
+    if (server) drainAndExit(server);
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  try {
+    server = await startServer(settings, logger);
+  } catch (e) {
+    logger.error(`error: creating server: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  if (stopRequested) drainAndExit(server);
 }
 
 await buildProgram(serve).parseAsync(process.argv);
