@@ -7,7 +7,9 @@
  *       at `-b 8192 --concurrency-range 1:8`, measured with `nereid perf` over HTTP and gRPC;
  *   (c) FinalNet with batch-1 requests at concurrency 64, with and without dynamic batching;
  *   (d) `simple` requests/s against a bare node:http server answering a fixed response, with the
- *       same load tool and concurrency (and `simple` with dynamic batching for reference).
+ *       same load tool, at each of c=8,16,32,64,128 (the two servers alternating level by level):
+ *       the ratio at c=32 and the ratio of the two best rates of the sweep (and `simple` with
+ *       dynamic batching at c=32 for reference).
  *
  *   npm run build && node dist/bench/throughput.js [--quick] [--out bench/out]
  *
@@ -169,24 +171,38 @@ async function main(): Promise<void> {
       warmupRequestCount: quick ? 2_000 : 8_000,
     });
 
-    // (d) simple against a bare node:http server, same tool, same concurrency.
-    const c32 = { start: 32, end: 32, step: 1 };
-    const bareReport = await perf('bare_node_http_c32', {
-      model: 'simple',
-      url: `127.0.0.1:${barePort}`,
-      concurrencyRange: c32,
-      warmupRequestCount: quick ? 30_000 : 120_000,
-    });
-    const simple = await perf('simple_c32', {
-      model: 'simple',
-      url: http,
-      concurrencyRange: c32,
-      warmupRequestCount: quick ? 20_000 : 90_000,
-    });
+    // (d) simple against a bare node:http server, same tool, at each concurrency of a sweep. The
+    // two servers alternate level by level, so a slow spell of the machine hits both sides alike.
+    // The first level of each warms for longer (JIT, heaps); later levels start warm.
+    const sweep = quick ? [16, 32, 64] : [8, 16, 32, 64, 128];
+    const bareLevels: PerfReport[] = [];
+    const simpleLevels: PerfReport[] = [];
+    for (const [i, c] of sweep.entries()) {
+      const level = { start: c, end: c, step: 1 };
+      bareLevels.push(
+        await perf(`bare_node_http_c${c}`, {
+          model: 'simple',
+          url: `127.0.0.1:${barePort}`,
+          concurrencyRange: level,
+          warmupRequestCount: i === 0 ? (quick ? 30_000 : 120_000) : 20_000,
+        }),
+      );
+      simpleLevels.push(
+        await perf(`simple_c${c}`, {
+          model: 'simple',
+          url: http,
+          concurrencyRange: level,
+          warmupRequestCount: i === 0 ? (quick ? 20_000 : 90_000) : 20_000,
+        }),
+      );
+    }
+    const at32 = sweep.indexOf(32);
+    const bareReport = bareLevels[at32];
+    const simple = simpleLevels[at32];
     const simpleBatched = await perf('simple_batched_c32', {
       model: 'simple_batched',
       url: http,
-      concurrencyRange: c32,
+      concurrencyRange: { start: 32, end: 32, step: 1 },
       warmupRequestCount: quick ? 25_000 : 100_000,
     });
 
@@ -194,6 +210,12 @@ async function main(): Promise<void> {
     const bGrpc = best(fnGrpc);
     const t = (r: PerfReport) => r.levels[0]?.throughput ?? 0;
     const p99 = (r: PerfReport) => r.levels[0]?.percentilesUs['99'] ?? 0;
+    /** The highest rate of a sweep and the concurrency it was reached at. */
+    const peak = (levels: PerfReport[]) =>
+      levels.reduce((b, r, i) => (t(r) > b.rate ? { rate: t(r), c: sweep[i] } : b), { rate: 0, c: 0 });
+    const bareBest = peak(bareLevels);
+    const simpleBest = peak(simpleLevels);
+    const sweepLabel = sweep.join(',');
     const rows: Array<[string, string, string, string]> = [
       [
         '(a) in-process ceiling, FinalNet b=8192',
@@ -233,6 +255,13 @@ async function main(): Promise<void> {
         t(simpleBatched).toFixed(0),
         (t(simpleBatched) / t(bareReport)).toFixed(2),
       ],
+      [`(d) bare node:http, best of c=${sweepLabel}`, `c=${bareBest.c}`, bareBest.rate.toFixed(0), '1.00'],
+      [
+        `(d) Nereid HTTP, simple, best of c=${sweepLabel}`,
+        `c=${simpleBest.c}`,
+        simpleBest.rate.toFixed(0),
+        (simpleBest.rate / bareBest.rate).toFixed(2),
+      ],
     ];
     console.log(
       `\nNereid throughput, ${cores} cores, ${process.version}, measurement interval ${intervalMs} ms`,
@@ -244,6 +273,17 @@ async function main(): Promise<void> {
       `\np99 latency: FinalNet b=1 c=64 ${(p99(b1Batched) / 1000).toFixed(1)} ms batched vs ${(p99(b1Plain) / 1000).toFixed(1)} ms not; ` +
         `simple c=32 ${p99(simple).toFixed(0)} µs (bare ${p99(bareReport).toFixed(0)} µs)`,
     );
+    console.log(
+      '\n(d) sweep, req/s (p99 µs): ' +
+        sweep
+          .map(
+            (c, i) =>
+              `c=${c} bare ${t(bareLevels[i]).toFixed(0)} (${p99(bareLevels[i]).toFixed(0)}), ` +
+              `simple ${t(simpleLevels[i]).toFixed(0)} (${p99(simpleLevels[i]).toFixed(0)}) ` +
+              `ratio ${(t(simpleLevels[i]) / t(bareLevels[i])).toFixed(2)}`,
+          )
+          .join('; '),
+    );
     const stats = await (await fetch(`http://${http}/v2/models/FinalNet_onnx/stats`)).json();
     const batches = (
       stats.model_stats[0].batch_stats as Array<{ batch_size: number; compute_infer: { count: number } }>
@@ -253,7 +293,19 @@ async function main(): Promise<void> {
     console.log(
       `FinalNet_onnx batch sizes formed from batch-1 requests (size×executions): ${batches.join(' ')}`,
     );
-    Object.assign(results, { rows, fnHttp: fnHttp.levels, fnGrpc: fnGrpc.levels, batches });
+    Object.assign(results, {
+      rows,
+      fnHttp: fnHttp.levels,
+      fnGrpc: fnGrpc.levels,
+      batches,
+      simpleSweep: sweep.map((c, i) => ({
+        concurrency: c,
+        bare: t(bareLevels[i]),
+        simple: t(simpleLevels[i]),
+        bareP99Us: p99(bareLevels[i]),
+        simpleP99Us: p99(simpleLevels[i]),
+      })),
+    });
     fs.writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 2));
     log(`CSV files, SVG plots and results.json are in ${outDir}`);
   } finally {
