@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { runPerf, type PerfReport } from '../src/perf/index.js';
+import { PerfError, runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, finalNetFeeds, projectRoot, writeFinalNetInputData } from './models.js';
 import { best, startNereid, waitReady } from './servers.js';
@@ -54,6 +54,26 @@ async function perf(name: string, options: Parameters<typeof runPerf>[0]): Promi
     plotFile: path.join(outDir, `${name}.svg`),
     ...options,
   });
+}
+
+/**
+ * One level of the (d) sweep. A level whose windows never agree within the stability threshold
+ * (perf_analyzer's "Failed to obtain stable measurement", common on a shared machine at low
+ * concurrency) is tried once more, then left out of the sweep (undefined) instead of ending the run.
+ */
+async function sweepLevel(
+  name: string,
+  options: Parameters<typeof runPerf>[0],
+): Promise<PerfReport | undefined> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      return await perf(name, options);
+    } catch (e) {
+      if (!(e instanceof PerfError)) throw e;
+      log(`${name}: attempt ${attempt}: ${e.message}`);
+    }
+  }
+  return undefined;
 }
 
 async function main(): Promise<void> {
@@ -175,12 +195,12 @@ async function main(): Promise<void> {
     // two servers alternate level by level, so a slow spell of the machine hits both sides alike.
     // The first level of each warms for longer (JIT, heaps); later levels start warm.
     const sweep = quick ? [16, 32, 64] : [8, 16, 32, 64, 128];
-    const bareLevels: PerfReport[] = [];
-    const simpleLevels: PerfReport[] = [];
+    const bareLevels: Array<PerfReport | undefined> = [];
+    const simpleLevels: Array<PerfReport | undefined> = [];
     for (const [i, c] of sweep.entries()) {
       const level = { start: c, end: c, step: 1 };
       bareLevels.push(
-        await perf(`bare_node_http_c${c}`, {
+        await sweepLevel(`bare_node_http_c${c}`, {
           model: 'simple',
           url: `127.0.0.1:${barePort}`,
           concurrencyRange: level,
@@ -188,7 +208,7 @@ async function main(): Promise<void> {
         }),
       );
       simpleLevels.push(
-        await perf(`simple_c${c}`, {
+        await sweepLevel(`simple_c${c}`, {
           model: 'simple',
           url: http,
           concurrencyRange: level,
@@ -208,10 +228,11 @@ async function main(): Promise<void> {
 
     const bHttp = best(fnHttp);
     const bGrpc = best(fnGrpc);
-    const t = (r: PerfReport) => r.levels[0]?.throughput ?? 0;
-    const p99 = (r: PerfReport) => r.levels[0]?.percentilesUs['99'] ?? 0;
+    // A sweep level left out (never stable) reads as NaN: printed as "NaN", never the best.
+    const t = (r: PerfReport | undefined) => (r ? (r.levels[0]?.throughput ?? 0) : NaN);
+    const p99 = (r: PerfReport | undefined) => (r ? (r.levels[0]?.percentilesUs['99'] ?? 0) : NaN);
     /** The highest rate of a sweep and the concurrency it was reached at. */
-    const peak = (levels: PerfReport[]) =>
+    const peak = (levels: Array<PerfReport | undefined>) =>
       levels.reduce((b, r, i) => (t(r) > b.rate ? { rate: t(r), c: sweep[i] } : b), { rate: 0, c: 0 });
     const bareBest = peak(bareLevels);
     const simpleBest = peak(simpleLevels);
