@@ -57,11 +57,12 @@ async function perf(name: string, options: Parameters<typeof runPerf>[0]): Promi
 }
 
 /**
- * One level of the (d) sweep. A level whose windows never agree within the stability threshold
- * (perf_analyzer's "Failed to obtain stable measurement", common on a shared machine at low
- * concurrency) is tried once more, then left out of the sweep (undefined) instead of ending the run.
+ * One measurement that survives an unsettled machine: a run whose windows never agree within the
+ * stability threshold (perf_analyzer's "Failed to obtain stable measurement", common on a shared
+ * machine) is tried once more, then reported as missing (undefined, printed as NaN) instead of
+ * ending a run that has already taken many minutes. Other errors still end it.
  */
-async function sweepLevel(
+async function measure(
   name: string,
   options: Parameters<typeof runPerf>[0],
 ): Promise<PerfReport | undefined> {
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
       stabilityPercentage: quick ? 20 : 10,
       maxTrials: 10,
     };
-    const fnHttp = await perf('finalnet_b8192_http', {
+    const fnHttp = await measure('finalnet_b8192_http', {
       ...fn,
       ...big,
       model: 'FinalNet_onnx',
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
       url: http,
       concurrencyRange: range,
     });
-    const fnGrpc = await perf('finalnet_b8192_grpc', {
+    const fnGrpc = await measure('finalnet_b8192_grpc', {
       ...fn,
       ...big,
       model: 'FinalNet_onnx',
@@ -176,14 +177,14 @@ async function main(): Promise<void> {
     // rate it reaches there before its windows are measured.
     // (c) batch-1 requests at concurrency 64, with and without dynamic batching.
     const c64 = { start: 64, end: 64, step: 1 };
-    const b1Batched = await perf('finalnet_b1_c64_batched', {
+    const b1Batched = await measure('finalnet_b1_c64_batched', {
       ...fn,
       model: 'FinalNet_onnx',
       url: http,
       concurrencyRange: c64,
       warmupRequestCount: quick ? 10_000 : 40_000,
     });
-    const b1Plain = await perf('finalnet_b1_c64_nobatch', {
+    const b1Plain = await measure('finalnet_b1_c64_nobatch', {
       ...fn,
       model: 'FinalNet_nobatch',
       url: http,
@@ -200,7 +201,7 @@ async function main(): Promise<void> {
     for (const [i, c] of sweep.entries()) {
       const level = { start: c, end: c, step: 1 };
       bareLevels.push(
-        await sweepLevel(`bare_node_http_c${c}`, {
+        await measure(`bare_node_http_c${c}`, {
           model: 'simple',
           url: `127.0.0.1:${barePort}`,
           concurrencyRange: level,
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
         }),
       );
       simpleLevels.push(
-        await sweepLevel(`simple_c${c}`, {
+        await measure(`simple_c${c}`, {
           model: 'simple',
           url: http,
           concurrencyRange: level,
@@ -219,15 +220,16 @@ async function main(): Promise<void> {
     const at32 = sweep.indexOf(32);
     const bareReport = bareLevels[at32];
     const simple = simpleLevels[at32];
-    const simpleBatched = await perf('simple_batched_c32', {
+    const simpleBatched = await measure('simple_batched_c32', {
       model: 'simple_batched',
       url: http,
       concurrencyRange: { start: 32, end: 32, step: 1 },
       warmupRequestCount: quick ? 25_000 : 100_000,
     });
 
-    const bHttp = best(fnHttp);
-    const bGrpc = best(fnGrpc);
+    const missing = { throughput: NaN, level: 0, p99Us: NaN };
+    const bHttp = fnHttp ? best(fnHttp) : missing;
+    const bGrpc = fnGrpc ? best(fnGrpc) : missing;
     // A sweep level left out (never stable) reads as NaN: printed as "NaN", never the best.
     const t = (r: PerfReport | undefined) => (r ? (r.levels[0]?.throughput ?? 0) : NaN);
     const p99 = (r: PerfReport | undefined) => (r ? (r.levels[0]?.percentilesUs['99'] ?? 0) : NaN);
@@ -316,8 +318,8 @@ async function main(): Promise<void> {
     );
     Object.assign(results, {
       rows,
-      fnHttp: fnHttp.levels,
-      fnGrpc: fnGrpc.levels,
+      fnHttp: fnHttp?.levels ?? [],
+      fnGrpc: fnGrpc?.levels ?? [],
       batches,
       simpleSweep: sweep.map((c, i) => ({
         concurrency: c,
