@@ -51,11 +51,20 @@ export function startNereid(
   );
 }
 
-/** The load level of a `nereid perf` report with the highest throughput (infer/s), its level and p99 (µs). */
-export function best(report: PerfReport): { throughput: number; level: number; p99Us: number } {
-  let b = { throughput: 0, level: 0, p99Us: 0 };
-  for (const l of report.levels) {
-    if (l.throughput > b.throughput)
+/**
+ * The load level with the highest throughput (infer/s) among a `nereid perf` report's levels, or
+ * among the levels of several reports (a sweep measured one level per run; a missing run counts
+ * for nothing): its throughput, level and p99 (µs). NaN throughput and p99 when there is no level.
+ */
+export function best(reports: PerfReport | Array<PerfReport | undefined>): {
+  throughput: number;
+  level: number;
+  p99Us: number;
+} {
+  const levels = (Array.isArray(reports) ? reports : [reports]).flatMap((r) => r?.levels ?? []);
+  let b = { throughput: NaN, level: 0, p99Us: NaN };
+  for (const l of levels) {
+    if (!(l.throughput <= b.throughput))
       b = { throughput: l.throughput, level: l.concurrency ?? 0, p99Us: l.percentilesUs['99'] };
   }
   return b;

@@ -227,17 +227,13 @@ async function main(): Promise<void> {
       warmupRequestCount: quick ? 25_000 : 100_000,
     });
 
-    const missing = { throughput: NaN, level: 0, p99Us: NaN };
-    const bHttp = fnHttp ? best(fnHttp) : missing;
-    const bGrpc = fnGrpc ? best(fnGrpc) : missing;
-    // A sweep level left out (never stable) reads as NaN: printed as "NaN", never the best.
+    // A measurement left out (never stable) reads as NaN: printed as "NaN", never the best.
+    const bHttp = best([fnHttp]);
+    const bGrpc = best([fnGrpc]);
     const t = (r: PerfReport | undefined) => (r ? (r.levels[0]?.throughput ?? 0) : NaN);
     const p99 = (r: PerfReport | undefined) => (r ? (r.levels[0]?.percentilesUs['99'] ?? 0) : NaN);
-    /** The highest rate of a sweep and the concurrency it was reached at. */
-    const peak = (levels: Array<PerfReport | undefined>) =>
-      levels.reduce((b, r, i) => (t(r) > b.rate ? { rate: t(r), c: sweep[i] } : b), { rate: 0, c: 0 });
-    const bareBest = peak(bareLevels);
-    const simpleBest = peak(simpleLevels);
+    const bareBest = best(bareLevels);
+    const simpleBest = best(simpleLevels);
     const sweepLabel = sweep.join(',');
     const rows: Array<[string, string, string, string]> = [
       [
@@ -278,12 +274,17 @@ async function main(): Promise<void> {
         t(simpleBatched).toFixed(0),
         (t(simpleBatched) / t(bareReport)).toFixed(2),
       ],
-      [`(d) bare node:http, best of c=${sweepLabel}`, `c=${bareBest.c}`, bareBest.rate.toFixed(0), '1.00'],
+      [
+        `(d) bare node:http, best of c=${sweepLabel}`,
+        `c=${bareBest.level}`,
+        bareBest.throughput.toFixed(0),
+        '1.00',
+      ],
       [
         `(d) Nereid HTTP, simple, best of c=${sweepLabel}`,
-        `c=${simpleBest.c}`,
-        simpleBest.rate.toFixed(0),
-        (simpleBest.rate / bareBest.rate).toFixed(2),
+        `c=${simpleBest.level}`,
+        simpleBest.throughput.toFixed(0),
+        (simpleBest.throughput / bareBest.throughput).toFixed(2),
       ],
     ];
     console.log(

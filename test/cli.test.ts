@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import { freePort, runNereid, waitFor } from './helpers/process.js';
 import { inferBinary, tempDir } from './helpers/server.js';
 import { slowBody, writeAddSub, writeSlowModel } from './helpers/models.js';
-import { writePythonModel } from './helpers/python-models.js';
+import { writeAddSubPy } from './helpers/python-models.js';
 
 // gRPC is tested in grpc-cli.test.ts; here it stays off so parallel tests do not contend for 8001.
 const run = (args: string[]) => runNereid([...args, '--allow-grpc=false']);
@@ -74,28 +74,13 @@ describe('nereid command', () => {
     // Before the handlers were installed ahead of startup, such a signal took Node's default action:
     // killed by signal, exit code null, no drain.
     const repo = tempDir();
+    // add_sub's initialize writes PID_FILE, then sleeps INIT_DELAY seconds.
     const marker = path.join(repo, 'initializing');
-    writePythonModel(
+    writeAddSubPy(
       repo,
       'slow_init',
-      `name: "slow_init"
-backend: "python"
-input [{ name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }]
-output [{ name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }]
-`,
-      `import time
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def initialize(self, args):
-        open(${JSON.stringify(marker)}, "w").close()
-        time.sleep(2)
-
-    def execute(self, requests):
-        return [pb_utils.InferenceResponse([pb_utils.Tensor("OUTPUT0", r.inputs()[0].as_numpy())])
-                for r in requests]
-`,
+      `parameters { key: "PID_FILE" value: { string_value: "${marker}" } }
+parameters { key: "INIT_DELAY" value: { string_value: "2" } }`,
     );
     const p = run([`--model-repository=${repo}`, `--http-port=${await freePort()}`]);
     await waitFor(() => fs.existsSync(marker), 'the model to start initializing');
