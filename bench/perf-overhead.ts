@@ -9,52 +9,16 @@
  *   npm run build && node dist/bench/perf-overhead.js [--seconds S]
  */
 import { spawn } from 'node:child_process';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildRequests, generateData, parseModelInfo } from '../src/perf/input-data.js';
 import { runPerf } from '../src/perf/run.js';
+import { nodeHttpLoop } from './clients.js';
 import { projectRoot } from './models.js';
 import { waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 3;
-
-/** Requests/s of `concurrency` bare loops over `ms`. */
-async function bareLoop(port: number, body: Buffer, headerLength: number, concurrency: number, ms: number) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const options: http.RequestOptions = {
-    host: '127.0.0.1',
-    port,
-    path: '/v2/models/simple/infer',
-    method: 'POST',
-    agent,
-    headers: { 'Content-Length': body.length, 'Inference-Header-Content-Length': headerLength },
-  };
-  const post = () =>
-    new Promise<void>((resolve, reject) => {
-      const req = http.request(options, (res) => {
-        res.on('end', resolve);
-        res.resume();
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  let n = 0;
-  let counting = false;
-  const end = Date.now() + ms + 500;
-  setTimeout(() => (counting = true), 500);
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (Date.now() < end) {
-        await post();
-        if (counting) n++;
-      }
-    }),
-  );
-  agent.destroy();
-  return n / (ms / 1000);
-}
 
 async function main(): Promise<void> {
   const port = 18500 + Math.floor(Math.random() * 500);
@@ -81,9 +45,10 @@ async function main(): Promise<void> {
     );
     console.log('| concurrency | bare loop (req/s) | nereid perf (infer/sec) | perf / bare |');
     console.log('|------------:|------------------:|------------------------:|------------:|');
-    await bareLoop(port, req.httpBody, req.headerLength, 4, 1000); // warm up both processes
+    const target = { port, model: 'simple', request: req };
+    await nodeHttpLoop(target, 4, 1000); // warm up both processes
     for (const c of [1, 2, 4, 8]) {
-      const bare = await bareLoop(port, req.httpBody, req.headerLength, c, seconds * 1000);
+      const bare = (await nodeHttpLoop(target, c, seconds * 1000)).rate;
       const report = await runPerf({
         model: 'simple',
         url: `127.0.0.1:${port}`,
