@@ -104,6 +104,8 @@ async function main(): Promise<void> {
   } finally {
     nereid.kill('SIGINT');
     bare.kill('SIGTERM');
+    await new Promise((r) => nereid.once('exit', r));
+    fs.rmSync(repo, { recursive: true, force: true });
   }
 }
 
