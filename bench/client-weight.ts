@@ -104,7 +104,9 @@ async function main(): Promise<void> {
   } finally {
     nereid.kill('SIGINT');
     bare.kill('SIGTERM');
-    await new Promise((r) => nereid.once('exit', r));
+    if (nereid.exitCode === null && nereid.signalCode === null) {
+      await new Promise((r) => nereid.once('exit', r));
+    }
     fs.rmSync(repo, { recursive: true, force: true });
   }
 }

@@ -123,12 +123,16 @@ export function perfTransportLoop(
   transport.setMaxInFlight(concurrency);
   const rec = new Recorder();
   let sent = 0;
+  let failedSeen = 0;
   const send: SendOne = (done) => {
-    const before = rec.totalOk;
     void transport.send(0, rec, false).then(() => {
+      // The transport records a request and resolves its promise in the same callback, so the
+      // failures counted since the previous resolution are this request's (0 or 1).
+      const ok = rec.totalFailed === failedSeen;
+      failedSeen = rec.totalFailed;
       // A run takes its windows' records now and then; keep the arrays from growing without end.
       if (++sent % 10_000 === 0) rec.take(-Infinity, Infinity);
-      done(rec.totalOk > before);
+      done(ok);
     });
   };
   return closedLoop(send, concurrency, ms, warmupMs).finally(() => transport.close());
