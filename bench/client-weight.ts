@@ -11,15 +11,19 @@
  *
  *   npm run build && node dist/bench/client-weight.js [--rounds N] [--seconds S] [--concurrency C]
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { buildRequests, generateData, parseModelInfo } from '../src/perf/input-data.js';
-import { nodeHttpLoop, perfTransportLoop, undiciLoop, type LoopResult, type Target } from './clients.js';
-import { projectRoot } from './models.js';
-import { startNereid, waitReady } from './servers.js';
+import {
+  nodeHttpLoop,
+  perfTransportLoop,
+  randomRequest,
+  undiciLoop,
+  type LoopResult,
+  type Target,
+} from './clients.js';
+import { startBareServer, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -41,26 +45,11 @@ async function main(): Promise<void> {
   const port = 18500 + Math.floor(Math.random() * 400);
   const barePort = port + 1000;
   const nereid = startNereid(repo, port, port + 2000);
-  const bare = spawn(
-    process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(barePort)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const bare = startBareServer(barePort);
   try {
     await waitReady(`http://127.0.0.1:${port}/v2/models/simple/ready`);
     await waitReady(`http://127.0.0.1:${barePort}/v2/models/simple`);
-    const base = `http://127.0.0.1:${port}/v2/models/simple`;
-    const model = parseModelInfo(
-      JSON.parse(await (await fetch(base)).text()),
-      JSON.parse(await (await fetch(`${base}/config`)).text()),
-    );
-    const [request] = buildRequests(
-      model,
-      generateData(model, { mode: 'random', shapes: {}, stringLength: 128 }),
-      1,
-    );
+    const request = await randomRequest(port, 'simple');
     const targets = {
       bare: { port: barePort, model: 'simple', request },
       simple: { port, model: 'simple', request },

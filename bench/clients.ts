@@ -6,8 +6,8 @@
  */
 import * as http from 'node:http';
 import { Pool } from 'undici';
-import type { PreparedRequest } from '../src/perf/input-data.js';
-import { HttpTransport, Recorder } from '../src/perf/transport.js';
+import { buildRequests, generateData, parseModelInfo, type PreparedRequest } from '../src/perf/input-data.js';
+import { HttpTransport, modelPath, Recorder } from '../src/perf/transport.js';
 
 /** What one closed-loop run measured. */
 export interface LoopResult {
@@ -72,7 +72,28 @@ export interface Target {
   request: PreparedRequest;
 }
 
-const inferPath = (t: Target) => `/v2/models/${encodeURIComponent(t.model)}/infer`;
+const inferPath = (t: Target) => `${modelPath(t.model)}/infer`;
+
+/**
+ * One batch-1 request of random data for `model`, built the way `nereid perf` builds its requests
+ * (`--input-data random`), from the metadata and configuration the server on 127.0.0.1:`port`
+ * reports (a server that has no configuration endpoint, like the bare one, counts as
+ * `max_batch_size: 8`, `simple`'s).
+ */
+export async function randomRequest(port: number, model: string): Promise<PreparedRequest> {
+  const base = `http://127.0.0.1:${port}${modelPath(model)}`;
+  const config = await fetch(`${base}/config`);
+  const info = parseModelInfo(
+    await (await fetch(base)).json(),
+    config.ok ? await config.json() : { max_batch_size: 8 },
+  );
+  const [request] = buildRequests(
+    info,
+    generateData(info, { mode: 'random', shapes: {}, stringLength: 128 }),
+    1,
+  );
+  return request;
+}
 const headersOf = (t: Target) => ({
   'Content-Type': 'application/octet-stream',
   'Content-Length': String(t.request.httpBody.length),

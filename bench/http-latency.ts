@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { projectRoot } from './models.js';
-import { waitReady } from './servers.js';
+import { startBareServer, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--requests') + 1] || 0) || 3000;
@@ -83,13 +83,7 @@ function post(
 /** Starts `bench/bare-http-server.js` as a child process and waits until it answers. */
 async function bareServer(): Promise<{ port: number; close: () => void }> {
   const port = 19000 + Math.floor(Math.random() * 1000);
-  const child = spawn(
-    process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const child = startBareServer(port);
   await waitReady(`http://127.0.0.1:${port}/`);
   return { port, close: () => child.kill('SIGTERM') };
 }

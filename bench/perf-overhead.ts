@@ -8,38 +8,20 @@
  *
  *   npm run build && node dist/bench/perf-overhead.js [--seconds S]
  */
-import { spawn } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
-import { buildRequests, generateData, parseModelInfo } from '../src/perf/input-data.js';
 import { runPerf } from '../src/perf/run.js';
-import { nodeHttpLoop } from './clients.js';
-import { projectRoot } from './models.js';
-import { waitReady } from './servers.js';
+import { nodeHttpLoop, randomRequest } from './clients.js';
+import { startBareServer, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const seconds = Number(args[args.indexOf('--seconds') + 1] || 0) || 3;
 
 async function main(): Promise<void> {
   const port = 18500 + Math.floor(Math.random() * 500);
-  const mock = spawn(
-    process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
-    {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    },
-  );
+  const mock = startBareServer(port);
   try {
     await waitReady(`http://127.0.0.1:${port}/v2`);
-    const model = parseModelInfo(
-      JSON.parse(await (await fetch(`http://127.0.0.1:${port}/v2/models/simple`)).text()),
-      { max_batch_size: 8 },
-    );
-    const [req] = buildRequests(
-      model,
-      generateData(model, { mode: 'random', shapes: {}, stringLength: 128 }),
-      1,
-    );
+    const req = await randomRequest(port, 'simple');
     console.log(
       `nereid perf against a stand-in server that answers at once; ${os.cpus().length} cores, ${seconds} s windows`,
     );

@@ -1,5 +1,6 @@
 /**
- * Starting the processes the benchmarks measure (a Nereid server from the compiled CLI), waiting
+ * Starting the processes the benchmarks measure (a Nereid server from the compiled CLI, the bare
+ * `node:http` stand-in of `bench/bare-http-server.ts`), waiting
  * until a server answers, and reading the best load level of a `nereid perf` report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -48,6 +49,18 @@ export function startNereid(
       ...extraArgs,
     ],
     { stdio: ['ignore', 'inherit', 'inherit'] },
+  );
+}
+
+/**
+ * Starts the bare `node:http` server (`dist/bench/bare-http-server.js`) on `port`; its stdout is
+ * dropped, its stderr goes to this process's. Wait for it with `waitReady` on `/v2/models/simple`.
+ */
+export function startBareServer(port: number): ChildProcess {
+  return spawn(
+    process.execPath,
+    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }
 

@@ -16,7 +16,6 @@
  * Needs Debian's python3-torch/python3-onnx for the model generator (first run only). Prints a
  * table with the ratios; writes perf_analyzer CSVs, SVG plots and results.json under --out.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,7 +23,7 @@ import { buildExampleRepository } from '../src/examples/build.js';
 import { PerfError, runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
 import { ensureFinalNet, finalNetFeeds, projectRoot, writeFinalNetInputData } from './models.js';
-import { best, startNereid, waitReady } from './servers.js';
+import { best, startBareServer, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -128,13 +127,7 @@ async function main(): Promise<void> {
   const grpcPort = httpPort + 1000;
   const server = startNereid(repo, httpPort, grpcPort);
   const barePort = httpPort + 2000;
-  const bare = spawn(
-    process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(barePort)],
-    {
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
+  const bare = startBareServer(barePort);
   const results: Record<string, unknown> = { machine: { cores, node: process.version }, ceilings };
   try {
     await waitReady(`http://127.0.0.1:${httpPort}/v2/health/ready`);
