@@ -5,7 +5,9 @@
  *       sessions × intra-op threads, same data, no server);
  *   (b) Nereid serving FinalNet_onnx (its shared config.pbtxt: dynamic batching, 2 CPU instances)
  *       at `-b 8192 --concurrency-range 1:8`, measured with `nereid perf` over HTTP and gRPC;
- *   (c) FinalNet with batch-1 requests at concurrency 64, with and without dynamic batching;
+ *   (c) FinalNet with batch-1 requests at concurrency 64, with and without dynamic batching, in
+ *       alternating rounds (3, or 2 with --quick), each side the median of its rounds; measured
+ *       before (b), on instances that have not yet run 8192-row batches;
  *   (d) `simple` requests/s against a bare node:http server answering a fixed response, with the
  *       same load tool, at each of c=8,16,32,64,128 (the two servers alternating level by level):
  *       the ratio at c=32 and the ratio of the two best rates of the sweep (and `simple` with
@@ -76,6 +78,17 @@ async function measure(
   return undefined;
 }
 
+/**
+ * The round with the median throughput among rounds of one load (the lower of the two middle ones
+ * for an even count); rounds left out (never stable) are skipped; undefined when none is left.
+ */
+function medianRound(rounds: Array<PerfReport | undefined>): PerfReport | undefined {
+  const measured = rounds
+    .filter((r): r is PerfReport => r !== undefined && r.levels.length > 0)
+    .sort((x, y) => x.levels[0].throughput - y.levels[0].throughput);
+  return measured.length === 0 ? undefined : measured[Math.floor((measured.length - 1) / 2)];
+}
+
 async function main(): Promise<void> {
   fs.mkdirSync(outDir, { recursive: true });
   const finalnet = ensureFinalNet();
@@ -136,8 +149,44 @@ async function main(): Promise<void> {
     const grpc = `127.0.0.1:${grpcPort}`;
     const range = quick ? { start: 1, end: 4, step: 1 } : { start: 1, end: 8, step: 1 };
 
-    // (b) FinalNet b=8192 over HTTP and gRPC.
+    // FinalNet's inputs: the reference rows of the generator.
     const fn = { inputData: [inputDataFile] };
+
+    // (c) batch-1 requests at concurrency 64, with and without dynamic batching, in alternating
+    // rounds (batched, unbatched, batched, ...), so that a slow spell of the shared machine hits
+    // both sides alike; each side reports the median of its rounds. Batch-1 loads take 10-15 s to
+    // reach their steady rate on a 2-core machine (server and load generator JIT, heaps, ORT arenas
+    // for each batch size), so the first round of each side is warmed for about 5 s at the rate it
+    // reaches there; later rounds start warm.
+    const c64 = { start: 64, end: 64, step: 1 };
+    const rounds = quick ? 2 : 3;
+    const batchedRounds: Array<PerfReport | undefined> = [];
+    const plainRounds: Array<PerfReport | undefined> = [];
+    for (let round = 0; round < rounds; round++) {
+      batchedRounds.push(
+        await measure(`finalnet_b1_c64_batched_r${round + 1}`, {
+          ...fn,
+          model: 'FinalNet_onnx',
+          url: http,
+          concurrencyRange: c64,
+          warmupRequestCount: round > 0 ? 10_000 : quick ? 10_000 : 40_000,
+        }),
+      );
+      plainRounds.push(
+        await measure(`finalnet_b1_c64_nobatch_r${round + 1}`, {
+          ...fn,
+          model: 'FinalNet_nobatch',
+          url: http,
+          concurrencyRange: c64,
+          warmupRequestCount: round > 0 ? 2_000 : quick ? 2_000 : 8_000,
+        }),
+      );
+    }
+    const b1Batched = medianRound(batchedRounds);
+    const b1Plain = medianRound(plainRounds);
+
+    // (b) FinalNet b=8192 over HTTP and gRPC, after (c), so that (c)'s batched side does not
+    // start on instances whose ORT arenas have grown for 8192 rows (measured to cost it up to 5 %).
     // Big requests (~0.3 s each): windows of a request count rather than of a time, as perf_analyzer
     // offers, so each window holds enough requests to be stable.
     const big = {
@@ -163,26 +212,6 @@ async function main(): Promise<void> {
       protocol: 'grpc',
       statsUrl: `http://${http}`,
       concurrencyRange: range,
-    });
-
-    // Batch-1 loads take 10-15 s to reach their steady rate on a 2-core machine (server and load
-    // generator JIT, heaps, ORT arenas for each batch size), so each is warmed for about 5 s at the
-    // rate it reaches there before its windows are measured.
-    // (c) batch-1 requests at concurrency 64, with and without dynamic batching.
-    const c64 = { start: 64, end: 64, step: 1 };
-    const b1Batched = await measure('finalnet_b1_c64_batched', {
-      ...fn,
-      model: 'FinalNet_onnx',
-      url: http,
-      concurrencyRange: c64,
-      warmupRequestCount: quick ? 10_000 : 40_000,
-    });
-    const b1Plain = await measure('finalnet_b1_c64_nobatch', {
-      ...fn,
-      model: 'FinalNet_nobatch',
-      url: http,
-      concurrencyRange: c64,
-      warmupRequestCount: quick ? 2_000 : 8_000,
     });
 
     // (d) simple against a bare node:http server, same tool, at each concurrency of a sweep. The
@@ -301,6 +330,16 @@ async function main(): Promise<void> {
           )
           .join('; '),
     );
+    console.log(
+      '(c) rounds, infer/s batched / unbatched (ratio): ' +
+        batchedRounds
+          .map(
+            (r, i) =>
+              `round ${i + 1} ${t(r).toFixed(0)} / ${t(plainRounds[i]).toFixed(0)} (${(t(r) / t(plainRounds[i])).toFixed(2)})`,
+          )
+          .join('; ') +
+        ' → medians',
+    );
     const stats = await (await fetch(`http://${http}/v2/models/FinalNet_onnx/stats`)).json();
     const batches = (
       stats.model_stats[0].batch_stats as Array<{ batch_size: number; compute_infer: { count: number } }>
@@ -315,6 +354,7 @@ async function main(): Promise<void> {
       fnHttp: fnHttp?.levels ?? [],
       fnGrpc: fnGrpc?.levels ?? [],
       batches,
+      b1Rounds: batchedRounds.map((r, i) => ({ batched: t(r), unbatched: t(plainRounds[i]) })),
       simpleSweep: sweep.map((c, i) => ({
         concurrency: c,
         bare: t(bareLevels[i]),
