@@ -162,25 +162,19 @@ async function main(): Promise<void> {
     const rounds = quick ? 2 : 3;
     const batchedRounds: Array<PerfReport | undefined> = [];
     const plainRounds: Array<PerfReport | undefined> = [];
+    /** One round of one side: its perf run is named `finalnet_b1_c64_<side>_r<round>`. */
+    const b1Round = (side: string, model: string, round: number, warmupRequestCount: number) =>
+      measure(`finalnet_b1_c64_${side}_r${round + 1}`, {
+        ...fn,
+        model,
+        url: http,
+        concurrencyRange: c64,
+        warmupRequestCount,
+      });
     for (let round = 0; round < rounds; round++) {
-      batchedRounds.push(
-        await measure(`finalnet_b1_c64_batched_r${round + 1}`, {
-          ...fn,
-          model: 'FinalNet_onnx',
-          url: http,
-          concurrencyRange: c64,
-          warmupRequestCount: round > 0 ? 10_000 : quick ? 10_000 : 40_000,
-        }),
-      );
-      plainRounds.push(
-        await measure(`finalnet_b1_c64_nobatch_r${round + 1}`, {
-          ...fn,
-          model: 'FinalNet_nobatch',
-          url: http,
-          concurrencyRange: c64,
-          warmupRequestCount: round > 0 ? 2_000 : quick ? 2_000 : 8_000,
-        }),
-      );
+      const first = round === 0 && !quick;
+      batchedRounds.push(await b1Round('batched', 'FinalNet_onnx', round, first ? 40_000 : 10_000));
+      plainRounds.push(await b1Round('nobatch', 'FinalNet_nobatch', round, first ? 8_000 : 2_000));
     }
     const b1Batched = medianRound(batchedRounds);
     const b1Plain = medianRound(plainRounds);
