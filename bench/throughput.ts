@@ -156,8 +156,10 @@ async function main(): Promise<void> {
     // rounds (batched, unbatched, batched, ...), so that a slow spell of the shared machine hits
     // both sides alike; each side reports the median of its rounds. Batch-1 loads take 10-15 s to
     // reach their steady rate on a 2-core machine (server and load generator JIT, heaps, ORT arenas
-    // for each batch size), so the first round of each side is warmed for about 5 s at the rate it
-    // reaches there; later rounds start warm.
+    // for each batch size): 16 windows of 4 s from a fresh server measured 6.0k, 7.9k, 8.1k, then
+    // 8.2-8.9k infer/s batched, and 1.2k, 1.5k, 1.6k, then 1.57-1.65k unbatched. So the first round
+    // of each side is warmed for about 12 s at the rate it reaches there (~1 s with --quick); later
+    // rounds start warm.
     const c64 = { start: 64, end: 64, step: 1 };
     const rounds = quick ? 2 : 3;
     const batchedRounds: Array<PerfReport | undefined> = [];
@@ -173,8 +175,8 @@ async function main(): Promise<void> {
       });
     for (let round = 0; round < rounds; round++) {
       const first = round === 0 && !quick;
-      batchedRounds.push(await b1Round('batched', 'FinalNet_onnx', round, first ? 40_000 : 10_000));
-      plainRounds.push(await b1Round('nobatch', 'FinalNet_nobatch', round, first ? 8_000 : 2_000));
+      batchedRounds.push(await b1Round('batched', 'FinalNet_onnx', round, first ? 100_000 : 10_000));
+      plainRounds.push(await b1Round('nobatch', 'FinalNet_nobatch', round, first ? 20_000 : 2_000));
     }
     const b1Batched = medianRound(batchedRounds);
     const b1Plain = medianRound(plainRounds);
