@@ -334,7 +334,7 @@ async function main(): Promise<void> {
               `round ${i + 1} ${t(r).toFixed(0)} / ${t(plainRounds[i]).toFixed(0)} (${(t(r) / t(plainRounds[i])).toFixed(2)})`,
           )
           .join('; ') +
-        ' → medians',
+        '; the table shows the median of each side',
     );
     const stats = await (await fetch(`http://${http}/v2/models/FinalNet_onnx/stats`)).json();
     const batches = (
