@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import { InferenceServerClient, InferInput } from '../src/client/index.js';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { ensureFinalNet, linkModel, projectRoot } from './models.js';
+import { startNereid } from './servers.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -141,20 +142,10 @@ async function main(): Promise<void> {
   if (FINALNET) linkModel(repo, 'FinalNet_onnx', ensureFinalNet());
   const httpPort = 18000 + Math.floor(Math.random() * 1000);
   const grpcPort = httpPort + 1000;
-  const server = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
-      '--allow-metrics=false',
-      `--model-repository=${repo}`,
-      `--http-port=${httpPort}`,
-      `--grpc-port=${grpcPort}`,
-      '--http-address=127.0.0.1',
-      '--grpc-address=127.0.0.1',
-      '--log-info=false',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  const server = startNereid(repo, httpPort, grpcPort, [
+    '--http-address=127.0.0.1',
+    '--grpc-address=127.0.0.1',
+  ]);
   const http = new InferenceServerClient(`http://127.0.0.1:${httpPort}`);
   const grpc = new InferenceServerClient(`grpc://127.0.0.1:${grpcPort}`);
   try {

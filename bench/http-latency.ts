@@ -10,15 +10,13 @@
  * reading the body — the floor any Node HTTP server starts from. Prints p50/p99 in microseconds and
  * the ratio to the in-process run.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { projectRoot } from './models.js';
-import { startBareServer, waitReady } from './servers.js';
+import { startBareServer, startNereid, waitReady } from './servers.js';
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--requests') + 1] || 0) || 3000;
@@ -109,18 +107,7 @@ async function main(): Promise<void> {
   const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'nereid-bench-'));
   await buildExampleRepository(repo);
   const port = 18000 + Math.floor(Math.random() * 1000);
-  const server = spawn(
-    process.execPath,
-    [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
-      '--allow-metrics=false',
-      `--model-repository=${repo}`,
-      `--http-port=${port}`,
-      '--log-info=false',
-      '--allow-grpc=false',
-    ],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
+  const server = startNereid(repo, port, port + 1000, ['--allow-grpc=false']);
   try {
     await waitReady(`http://127.0.0.1:${port}/v2/health/ready`);
     const range = Array.from({ length: 16 }, (_, i) => i);
