@@ -6,7 +6,7 @@
  *   node dist/bench/grpc-bare-server.js <port>
  */
 import * as grpc from '@grpc/grpc-js';
-import { INFERENCE_SERVICE, MAX_GRPC_MESSAGE_SIZE, serviceDefinition } from '../src/frontends/grpc/protos.js';
+import { INFERENCE_SERVICE, MAX_GRPC_MESSAGE_SIZE, serviceDefinition } from '../src/protocol/grpc/protos.js';
 
 const port = Number(process.argv[2] ?? 18998);
 const out = (name: string) => ({ name, datatype: 'INT32', shape: [1, 16] });

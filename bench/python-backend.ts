@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
-import { startServer, defaultServeSettings } from '../src/cli/serve.js';
+import { startServer, defaultServeSettings } from '../src/serve.js';
 import { silentLogger } from '../src/core/logger.js';
 import type { InferenceRequest } from '../src/core/request.js';
 import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';

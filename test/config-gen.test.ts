@@ -6,23 +6,19 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import protobuf from 'protobufjs';
-import {
-  MODEL_CONFIG_PROTO,
-  modelConfigProtoPath,
-  modelConfigRoot,
-  modelConfigType,
-  newModelConfigRoot,
-} from '../src/config/index.js';
-import { renderGeneratedFiles } from '../src/config/gen-types.js';
-import { packageRoot } from '../src/config/schema.js';
+import { PROTO_SOURCE, renderGeneratedFiles } from '../scripts/gen-config-types.js';
+import { packageRoot } from '../src/core/package.js';
+import { MODEL_CONFIG_PROTO } from '../src/protocol/model-config/model_config_proto.js';
+import { modelConfigRoot, modelConfigType, newModelConfigRoot } from '../src/protocol/model-config/schema.js';
+
+const modelConfigProtoPath = () => path.join(packageRoot(), PROTO_SOURCE);
 
 describe('model_config.proto', () => {
-  test('the embedded text is identical to src/config/model_config.proto', () => {
-    assert.equal(modelConfigProtoPath(), path.join(packageRoot(), 'src', 'config', 'model_config.proto'));
+  test('the embedded text is identical to src/protocol/model-config/model_config.proto', () => {
     assert.equal(MODEL_CONFIG_PROTO, readFileSync(modelConfigProtoPath(), 'utf8'));
   });
 
-  test('generated files are up to date (run `node dist/src/config/gen-types.js` after editing the proto)', async () => {
+  test('generated files are up to date (run `node dist/scripts/gen-config-types.js` after editing the proto)', async () => {
     for (const file of await renderGeneratedFiles()) {
       const committed = readFileSync(path.join(packageRoot(), file.path), 'utf8');
       assert.equal(committed, file.content, `${file.path} is stale`);

@@ -7,14 +7,13 @@ import { describe, test } from 'node:test';
 import protobuf from 'protobufjs';
 import {
   ConfigParseError,
-  type ModelConfig,
   parseModelConfig,
   parseTextFormat,
   printModelConfig,
   printTextFormat,
-  toProto3Json,
-  fromProto3Json,
 } from '../src/config/index.js';
+import type { ModelConfig } from '../src/protocol/model-config/index.js';
+import { fromProto3Json, toProto3Json } from '../src/protocol/model-config/proto3-json.js';
 
 function parse(text: string): ModelConfig {
   return parseModelConfig(text);

@@ -6,6 +6,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseModelConfig, printModelConfig } from '../src/config/index.js';
 import {
   ConfigJsonError,
   type DataType,
@@ -14,9 +15,7 @@ import {
   defaultModelConfig,
   modelConfigFromJson,
   modelConfigToJson,
-  parseModelConfig,
-  printModelConfig,
-} from '../src/config/index.js';
+} from '../src/protocol/model-config/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'config');

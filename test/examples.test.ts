@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../src/config/index.js';
-import { datatypeToConfigType, type Datatype } from '../src/core/datatypes.js';
+import { datatypeToConfigType, type Datatype } from '../src/protocol/datatypes.js';
 import { buildExampleRepository, EXAMPLE_MODELS, IDENTITY_DATATYPES } from '../src/examples/build.js';
-import { inkBoundingBox, meanInsideOutside, renderTextImage, toPpOcrTensor } from '../src/examples/images.js';
+import { inkBoundingBox, meanInsideOutside, renderTextImage, toPpOcrTensor } from './helpers/images.js';
 import {
   attributeProto,
   buildOnnxModel,

@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { packageRoot } from '../src/config/schema.js';
-import { renderGrpcProtoModule, GRPC_PROTO_MODULE } from '../src/frontends/grpc/gen-proto-module.js';
+import { packageRoot } from '../src/core/package.js';
+import { renderGrpcProtoModule, GRPC_PROTO_MODULE } from '../scripts/gen-grpc-proto-module.js';
 import { decodeInferRequest, parseModelVersion } from '../src/frontends/grpc/infer.js';
 import {
   grpcRoot,
@@ -20,7 +20,7 @@ import {
   INFERENCE_SERVICE,
   messageType,
   serviceDefinition,
-} from '../src/frontends/grpc/protos.js';
+} from '../src/protocol/grpc/protos.js';
 import { serve, tempDir, type TestServer } from './helpers/server.js';
 
 type Reply = { code: number; details: string; value?: any }; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -13,7 +13,7 @@ import {
   InferInput,
   type InferResult,
 } from '../src/client/index.js';
-import { serializeBytesTensor } from '../src/core/tensor.js';
+import { serializeBytesTensor } from '../src/protocol/bytes-tensor.js';
 import { writeAddSub } from './helpers/models.js';
 import {
   writeAddSubPy,

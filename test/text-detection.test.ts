@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { inkBoundingBox, meanInsideOutside, toPpOcrTensor } from '../src/examples/images.js';
+import { inkBoundingBox, meanInsideOutside, toPpOcrTensor } from './helpers/images.js';
 import { binaryBody, inferBinary, serve, tempDir, type TestServer } from './helpers/server.js';
 
 const W = 640;

@@ -148,7 +148,7 @@ describe('Triton trace mode', () => {
       for (let i = 0; i < 4; i++) await infer(server.url);
       // gRPC TraceSetting: one more trace for simple, then none.
       const raw = new grpc.Client(server.grpcUrl.slice('grpc://'.length), grpc.credentials.createInsecure());
-      const { messageType } = await import('../src/frontends/grpc/protos.js');
+      const { messageType } = await import('../src/protocol/grpc/protos.js');
       const reqType = messageType('TraceSettingRequest');
       const resType = messageType('TraceSettingResponse');
       const reply = await new Promise<Record<string, { value: string[] }>>((resolve, reject) =>

@@ -6,12 +6,12 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createLogger, defaultLogSettings, type LogFormat } from '../core/logger.js';
-import { NEREID_VERSION } from '../core/server.js';
+import { NEREID_VERSION } from '../core/package.js';
 import { parseTraceConfig } from '../core/trace.js';
 import { parseMetricsConfig } from '../frontends/metrics/metrics.js';
 import { perfCommand } from '../perf/cli.js';
 import { setupCommand } from './setup.js';
-import { defaultServeSettings, startServer, type ServeSettings } from './serve.js';
+import { defaultServeSettings, startServer, type ServeSettings } from '../serve.js';
 
 function parseBool(value: string | boolean): boolean {
   if (typeof value === 'boolean') return value;

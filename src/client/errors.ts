@@ -2,21 +2,13 @@
  * The client library's error: what the server answered (its message and status) or what the
  * client refused before sending (bad shapes, datatypes, data).
  */
+import { codeFromGrpcStatus, codeFromHttpStatus, type ErrorCode } from '../protocol/errors.js';
 
 /**
  * Protocol-neutral error codes: Triton's `TRITONSERVER_ERROR_*` names (as the server's core uses
  * them) plus gRPC's DEADLINE_EXCEEDED. The same failure gives the same code over HTTP and gRPC.
  */
-export type InferenceErrorCode =
-  | 'INVALID_ARG'
-  | 'NOT_FOUND'
-  | 'UNAVAILABLE'
-  | 'UNSUPPORTED'
-  | 'INTERNAL'
-  | 'ALREADY_EXISTS'
-  | 'CANCELLED'
-  | 'DEADLINE_EXCEEDED'
-  | 'UNKNOWN';
+export type InferenceErrorCode = ErrorCode | 'DEADLINE_EXCEEDED';
 
 /** Where an error came from and how the server labelled it. */
 export interface InferenceServerErrorDetails {
@@ -35,69 +27,15 @@ export interface InferenceServerErrorDetails {
   requestId?: string;
 }
 
-/** gRPC status names by number (grpc/doc/statuscodes.md). */
-export const GRPC_STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
-
-/** The protocol-neutral code of a gRPC status (Triton's mapping, server `src/grpc/grpc_utils.cc`, reversed). */
-export function codeFromGrpc(code: number): InferenceErrorCode {
-  switch (GRPC_STATUS_NAMES[code]) {
-    case 'INVALID_ARGUMENT':
-      return 'INVALID_ARG';
-    case 'NOT_FOUND':
-      return 'NOT_FOUND';
-    case 'UNAVAILABLE':
-      return 'UNAVAILABLE';
-    case 'UNIMPLEMENTED':
-      return 'UNSUPPORTED';
-    case 'INTERNAL':
-      return 'INTERNAL';
-    case 'ALREADY_EXISTS':
-      return 'ALREADY_EXISTS';
-    case 'CANCELLED':
-      return 'CANCELLED';
-    case 'DEADLINE_EXCEEDED':
-      return 'DEADLINE_EXCEEDED';
-    default:
-      return 'UNKNOWN';
-  }
-}
-
-/** The protocol-neutral code of an HTTP status (Triton's mapping, server `src/http_server.cc`, reversed). */
-export function codeFromHttp(status: number): InferenceErrorCode {
-  switch (status) {
-    case 400:
-      return 'INVALID_ARG';
-    case 404:
-      return 'NOT_FOUND';
-    case 405:
-    case 501:
-      return 'UNSUPPORTED';
-    case 500:
-      return 'INTERNAL';
-    case 503:
-      return 'UNAVAILABLE';
-    default:
-      return 'UNKNOWN';
-  }
-}
+/**
+ * gRPC status names by number, and the protocol-neutral code of a gRPC or HTTP status (Triton's
+ * mappings reversed; the same table the server answers with).
+ */
+export {
+  codeFromGrpcStatus as codeFromGrpc,
+  codeFromHttpStatus as codeFromHttp,
+  GRPC_STATUS_NAMES,
+} from '../protocol/errors.js';
 
 /**
  * An error from the inference server or from the client's own checks.
@@ -128,9 +66,9 @@ export class InferenceServerError extends Error {
     this.code =
       details.code ??
       (details.grpcCode !== undefined
-        ? codeFromGrpc(details.grpcCode)
+        ? codeFromGrpcStatus(details.grpcCode)
         : details.httpStatus !== undefined
-          ? codeFromHttp(details.httpStatus)
+          ? codeFromHttpStatus(details.httpStatus)
           : 'INVALID_ARG');
   }
 }

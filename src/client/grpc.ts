@@ -7,27 +7,32 @@
  * names).
  */
 import * as grpc from '@grpc/grpc-js';
-import { modelConfigToJson } from '../config/index.js';
-import type { ModelConfig } from '../config/types.js';
-import { isDatatype, typedView, type Datatype } from '../core/datatypes.js';
-import { deserializeBytesTensor, serializeBytesTensor } from '../core/tensor.js';
+import { modelConfigToJson } from '../protocol/model-config/index.js';
+import type { ModelConfig } from '../protocol/model-config/types.js';
+import { isDatatype, type Datatype } from '../protocol/datatypes.js';
 import type {
   InferParameterMsg,
   InferTensorContentsMsg,
   ModelInferRequestMsg,
   ModelInferResponseMsg,
   ModelStreamInferResponseMsg,
-} from '../frontends/grpc/messages.js';
+} from '../protocol/grpc/messages.js';
 import {
   INFERENCE_SERVICE,
-  longToBigInt,
   longToNumber,
   MAX_GRPC_MESSAGE_SIZE,
   messageType,
   serviceDefinition,
-  type ProtoLong,
-} from '../frontends/grpc/protos.js';
-import { clientError, GRPC_STATUS_NAMES, InferenceServerError } from './errors.js';
+} from '../protocol/grpc/protos.js';
+import {
+  bytesToContents,
+  contentsField,
+  contentsToBytes,
+  parameterValue,
+  toInferParameter,
+} from '../protocol/grpc/tensors.js';
+import { GRPC_STATUS_NAMES } from '../protocol/errors.js';
+import { clientError, InferenceServerError } from './errors.js';
 import { InferResult, type InferInput, type ParameterValue, type ResultTensor } from './tensors.js';
 import type {
   CallOptions,
@@ -71,103 +76,23 @@ function dropNulls(v: unknown): unknown {
   return v;
 }
 
-/** A client parameter value as an InferParameter. */
-function toParameter(v: ParameterValue): InferParameterMsg {
-  if (typeof v === 'boolean') return { bool_param: v };
-  if (typeof v === 'string') return { string_param: v };
-  if (typeof v === 'bigint') return { int64_param: v.toString() as unknown as number };
-  return Number.isInteger(v) ? { int64_param: v } : { double_param: v };
-}
-
-/** An InferParameter's value (64-bit integers as numbers). */
-function fromParameter(p: InferParameterMsg): ParameterValue | undefined {
-  for (const k of ['bool_param', 'int64_param', 'string_param', 'double_param', 'uint64_param'] as const) {
-    if (Object.prototype.hasOwnProperty.call(p, k) && p[k] != null) {
-      const v = p[k]!;
-      return k === 'int64_param' || k === 'uint64_param'
-        ? longToNumber(v as ProtoLong)
-        : (v as ParameterValue);
-    }
-  }
-  return undefined;
-}
-
 function fromParameters(
   map: Record<string, InferParameterMsg> | undefined,
 ): Record<string, ParameterValue> | undefined {
   if (!map) return undefined;
   const out: Record<string, ParameterValue> = {};
   for (const [k, p] of Object.entries(map)) {
-    const v = fromParameter(p);
+    const v = parameterValue(p);
     if (v !== undefined) out[k] = v;
   }
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
-/** Tensor bytes → typed `contents` (for `binary: false`). */
-function toContents(name: string, datatype: Datatype, bytes: Uint8Array): InferTensorContentsMsg {
-  if (datatype === 'BYTES') return { bytes_contents: deserializeBytesTensor(bytes) };
-  if (datatype === 'FP16' || datatype === 'BF16') {
-    throw clientError(
-      `input '${name}': ${datatype} data can only be sent in binary form (raw_input_contents)`,
-    );
-  }
-  const view = typedView(datatype, bytes);
-  switch (datatype) {
-    case 'BOOL':
-      return { bool_contents: Array.from(view as Uint8Array, (v) => v !== 0) };
-    case 'INT8':
-    case 'INT16':
-    case 'INT32':
-      return { int_contents: Array.from(view as Int32Array) };
-    case 'UINT8':
-    case 'UINT16':
-    case 'UINT32':
-      return { uint_contents: Array.from(view as Uint32Array) };
-    case 'INT64':
-      return { int64_contents: Array.from(view as BigInt64Array, (v) => v.toString() as unknown as number) };
-    case 'UINT64':
-      return {
-        uint64_contents: Array.from(view as BigUint64Array, (v) => v.toString() as unknown as number),
-      };
-    case 'FP32':
-      return { fp32_contents: Array.from(view as Float32Array) };
-    default:
-      return { fp64_contents: Array.from(view as Float64Array) };
-  }
-}
-
 /** Typed `contents` of a response output → tensor bytes (servers other than Triton may send them). */
 function fromContents(datatype: Datatype, c: InferTensorContentsMsg): Uint8Array {
-  const typed = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  switch (datatype) {
-    case 'BOOL':
-      return Uint8Array.from(c.bool_contents ?? [], (v) => (v ? 1 : 0));
-    case 'INT8':
-      return typed(Int8Array.from(c.int_contents ?? []));
-    case 'INT16':
-      return typed(Int16Array.from(c.int_contents ?? []));
-    case 'INT32':
-      return typed(Int32Array.from(c.int_contents ?? []));
-    case 'UINT8':
-      return Uint8Array.from(c.uint_contents ?? []);
-    case 'UINT16':
-      return typed(Uint16Array.from(c.uint_contents ?? []));
-    case 'UINT32':
-      return typed(Uint32Array.from(c.uint_contents ?? []));
-    case 'INT64':
-      return typed(BigInt64Array.from(c.int64_contents ?? [], (v) => longToBigInt(v, false)));
-    case 'UINT64':
-      return typed(BigUint64Array.from(c.uint64_contents ?? [], (v) => longToBigInt(v, true)));
-    case 'FP32':
-      return typed(Float32Array.from(c.fp32_contents ?? []));
-    case 'FP64':
-      return typed(Float64Array.from(c.fp64_contents ?? []));
-    case 'BYTES':
-      return serializeBytesTensor(c.bytes_contents ?? []);
-    default:
-      throw clientError(`cannot read ${datatype} data from typed contents`);
-  }
+  const field = contentsField(datatype);
+  if (!field) throw clientError(`cannot read ${datatype} data from typed contents`);
+  return contentsToBytes(datatype, (c[field] as unknown[] | undefined) ?? []);
 }
 
 /** A ModelInferResponse → InferResult. */
@@ -379,7 +304,7 @@ export class GrpcTransport implements Transport {
   ): ModelInferRequestMsg {
     const typed = options.binary === false || inputs.some((i) => !i.binary);
     const parameters: Record<string, InferParameterMsg> = {};
-    for (const [k, v] of Object.entries(options.parameters ?? {})) parameters[k] = toParameter(v);
+    for (const [k, v] of Object.entries(options.parameters ?? {})) parameters[k] = toInferParameter(v);
     if (options.enableEmptyFinalResponse)
       parameters.triton_enable_empty_final_response = { bool_param: true };
     const raw: Uint8Array[] = [];
@@ -392,13 +317,20 @@ export class GrpcTransport implements Transport {
         const data = input.rawData;
         if (!data) throw clientError(`input '${input.name}' has no data: call setData() first`);
         const t = { name: input.name, datatype: input.datatype, shape: input.shape };
-        if (typed) return { ...t, contents: toContents(input.name, input.datatype, data) };
+        if (typed) {
+          if (!contentsField(input.datatype)) {
+            throw clientError(
+              `input '${input.name}': ${input.datatype} data can only be sent in binary form (raw_input_contents)`,
+            );
+          }
+          return { ...t, contents: bytesToContents(input.datatype, data) };
+        }
         raw.push(data);
         return t;
       }),
       outputs: (options.outputs ?? []).map((o) => {
         const p: Record<string, InferParameterMsg> = {};
-        for (const [k, v] of Object.entries(o.parameters)) p[k] = toParameter(v);
+        for (const [k, v] of Object.entries(o.parameters)) p[k] = toInferParameter(v);
         if (o.classCount > 0) p.classification = { int64_param: o.classCount };
         return { name: o.name, parameters: p };
       }),

@@ -6,8 +6,14 @@
  * InferenceServerError with the HTTP status.
  */
 import * as http from 'node:http';
-import { typedView, type Datatype } from '../core/datatypes.js';
-import { deserializeBytesTensor, serializeBytesTensor } from '../core/tensor.js';
+import {
+  BINARY_DATA_SIZE,
+  HEADER_LENGTH_HEADER,
+  HEADER_LENGTH_KEY,
+  tensorEntryJson,
+} from '../protocol/binary-data.js';
+import type { Datatype } from '../protocol/datatypes.js';
+import { bytesToJsonData, jsonCarries, jsonDataToBytes } from '../protocol/json-tensor.js';
 import { clientError, InferenceServerError } from './errors.js';
 import { InferResult, type InferInput, type ParameterValue, type ResultTensor } from './tensors.js';
 import type {
@@ -37,82 +43,13 @@ function jsonParameters(p: Record<string, ParameterValue>): Record<string, strin
   return out;
 }
 
-/** Tensor bytes → the JSON text of a KServe v2 `data` array. */
-function tensorJson(name: string, datatype: Datatype, bytes: Uint8Array): string {
-  if (datatype === 'FP16' || datatype === 'BF16') {
-    throw clientError(`input '${name}': ${datatype} data can only be sent in binary form`);
+/** Runs a protocol codec step, turning its TritonError into the client's error (same message). */
+function codec<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    throw clientError((e as Error).message);
   }
-  if (datatype === 'BYTES') {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    return JSON.stringify(
-      deserializeBytesTensor(bytes).map((e) => {
-        try {
-          return decoder.decode(e);
-        } catch {
-          throw clientError(`input '${name}': BYTES element is not UTF-8 text; send it in binary form`);
-        }
-      }),
-    );
-  }
-  const view = typedView(datatype, bytes);
-  if (datatype === 'BOOL') return JSON.stringify(Array.from(view as Uint8Array, (v) => v !== 0));
-  if (datatype === 'INT64' || datatype === 'UINT64') return `[${(view as BigInt64Array).join(',')}]`;
-  const nums = Array.from(view as Float32Array);
-  if (!nums.every(Number.isFinite)) {
-    throw clientError(`input '${name}': NaN and infinities cannot travel as JSON; send it in binary form`);
-  }
-  return JSON.stringify(nums);
-}
-
-function flatten(data: unknown, out: unknown[]): void {
-  if (Array.isArray(data)) for (const d of data) flatten(d, out);
-  else out.push(data);
-}
-
-/** A JSON `data` array of a response output → tensor bytes. */
-function jsonToBytes(name: string, datatype: Datatype, data: unknown): Uint8Array {
-  const flat: unknown[] = [];
-  flatten(data, flat);
-  if (datatype === 'BYTES') return serializeBytesTensor(flat.map((v) => String(v)));
-  let out: ArrayBufferView;
-  switch (datatype) {
-    case 'BOOL':
-      out = Uint8Array.from(flat, (v) => (v ? 1 : 0));
-      break;
-    case 'INT64':
-      out = BigInt64Array.from(flat, (v) => BigInt(v as number));
-      break;
-    case 'UINT64':
-      out = BigUint64Array.from(flat, (v) => BigInt(v as number));
-      break;
-    case 'INT8':
-      out = Int8Array.from(flat as number[]);
-      break;
-    case 'INT16':
-      out = Int16Array.from(flat as number[]);
-      break;
-    case 'INT32':
-      out = Int32Array.from(flat as number[]);
-      break;
-    case 'UINT8':
-      out = Uint8Array.from(flat as number[]);
-      break;
-    case 'UINT16':
-      out = Uint16Array.from(flat as number[]);
-      break;
-    case 'UINT32':
-      out = Uint32Array.from(flat as number[]);
-      break;
-    case 'FP32':
-      out = Float32Array.from(flat as number[]);
-      break;
-    case 'FP64':
-      out = Float64Array.from(flat as number[]);
-      break;
-    default:
-      throw clientError(`output '${name}': cannot read ${datatype} data from JSON`);
-  }
-  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }
 
 /** The HTTP/REST transport. */
@@ -322,12 +259,17 @@ export class HttpTransport implements Transport {
     const inputJson = inputs.map((input) => {
       const data = input.rawData;
       if (!data) throw clientError(`input '${input.name}' has no data: call setData() first`);
-      const head = `{"name":${JSON.stringify(input.name)},"datatype":"${input.datatype}","shape":[${input.shape.join(',')}]`;
       if (all && input.binary) {
         parts.push(data);
-        return `${head},"parameters":{"binary_data_size":${data.byteLength}}}`;
+        return tensorEntryJson(input.name, input.datatype, input.shape, { binarySize: data.byteLength });
       }
-      return `${head},"data":${tensorJson(input.name, input.datatype, data)}}`;
+      if (!jsonCarries(input.datatype)) {
+        throw clientError(`input '${input.name}': ${input.datatype} data can only be sent in binary form`);
+      }
+      const json = codec(() =>
+        bytesToJsonData(input.datatype, data, `input '${input.name}'`, { exact: true }),
+      );
+      return tensorEntryJson(input.name, input.datatype, input.shape, { json });
     });
     const requestParams: Record<string, ParameterValue> = { ...options.parameters };
     let outputsJson = '';
@@ -350,7 +292,7 @@ export class HttpTransport implements Transport {
     const headers: Record<string, string | number> = {
       'Content-Type': parts.length > 0 ? 'application/octet-stream' : 'application/json',
     };
-    if (parts.length > 0) headers['Inference-Header-Content-Length'] = header.byteLength;
+    if (parts.length > 0) headers[HEADER_LENGTH_HEADER] = header.byteLength;
     const reply = this.check(
       await this.request(
         'POST',
@@ -363,8 +305,19 @@ export class HttpTransport implements Transport {
     return HttpTransport.parseResult(reply);
   }
 
+  /** A JSON output's `data` → tensor bytes. @throws InferenceServerError INTERNAL when it does not fit. */
+  private static jsonOutput(name: string, datatype: Datatype, shape: number[], data: unknown): Uint8Array {
+    try {
+      return jsonDataToBytes(datatype, shape, data ?? [], `output '${name}'`, name, { fromServer: true });
+    } catch (e) {
+      throw new InferenceServerError(`failed to parse the response: ${(e as Error).message}`, {
+        code: 'INTERNAL',
+      });
+    }
+  }
+
   private static parseResult(reply: Reply): InferResult {
-    const hl = reply.headers['inference-header-content-length'];
+    const hl = reply.headers[HEADER_LENGTH_KEY];
     const headerLength = hl === undefined ? reply.body.length : Number(hl);
     let json: {
       id?: string;
@@ -388,13 +341,13 @@ export class HttpTransport implements Transport {
     }
     let offset = headerLength;
     const tensors: ResultTensor[] = (json.outputs ?? []).map((o) => {
-      const { binary_data_size: size, ...rest } = o.parameters ?? {};
+      const { [BINARY_DATA_SIZE]: size, ...rest } = o.parameters ?? {};
       let data: Uint8Array;
       if (size !== undefined) {
         data = reply.body.subarray(offset, offset + Number(size));
         offset += Number(size);
       } else {
-        data = jsonToBytes(o.name, o.datatype, o.data ?? []);
+        data = HttpTransport.jsonOutput(o.name, o.datatype, o.shape, o.data);
       }
       const t: ResultTensor = { name: o.name, datatype: o.datatype, shape: o.shape, data };
       if (Object.keys(rest).length > 0) t.parameters = rest;

@@ -14,11 +14,15 @@ import {
   integerRange,
   type Datatype,
   type NumericArray,
-} from '../core/datatypes.js';
-import { countBytesElements, deserializeBytesTensor, serializeBytesTensor } from '../core/tensor.js';
+} from '../protocol/datatypes.js';
+import {
+  countBytesElements,
+  deserializeBytesTensor,
+  serializeBytesTensor,
+} from '../protocol/bytes-tensor.js';
 import { clientError } from './errors.js';
 
-export type { Datatype, NumericArray } from '../core/datatypes.js';
+export type { Datatype, NumericArray } from '../protocol/datatypes.js';
 
 /** A request or response parameter value. `bigint` travels as a 64-bit integer. */
 export type ParameterValue = string | number | boolean | bigint;

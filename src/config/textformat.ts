@@ -20,7 +20,7 @@ import {
   messageInfo,
   setOwn,
   valueDefault,
-} from './reflect.js';
+} from '../protocol/model-config/reflect.js';
 
 /**
  * A syntax or schema error in protobuf text format input. The message reads

@@ -5,7 +5,7 @@
  * initialization with auto-complete, one model instance per instance-group entry, execute on a batch
  * of requests) without its C details.
  */
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../protocol/model-config/types.js';
 import type { Logger } from './logger.js';
 import type {
   ExecuteResult,

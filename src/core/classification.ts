@@ -5,9 +5,10 @@
  * first. Floating-point values print with 6 decimals (C++ `std::to_string`), integers as integers.
  * Shape: `[batch, k]` for a batching model, `[k]` otherwise; k is capped at the elements per item.
  */
-import { typedView } from './datatypes.js';
-import { invalidArg } from './errors.js';
-import { serializeBytesTensor, type Tensor } from './tensor.js';
+import { typedView } from '../protocol/datatypes.js';
+import { invalidArg } from '../protocol/errors.js';
+import { type Tensor } from './tensor.js';
+import { serializeBytesTensor } from '../protocol/bytes-tensor.js';
 
 /**
  * Builds the classification tensor for `output`.

@@ -19,12 +19,13 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ConfigJsonError, modelConfigFromJson, printModelConfig } from '../config/index.js';
-import type { ModelConfig } from '../config/types.js';
+import { printModelConfig } from '../config/index.js';
+import { ConfigJsonError, modelConfigFromJson } from '../protocol/model-config/index.js';
+import type { ModelConfig } from '../protocol/model-config/types.js';
 import { readModel } from '../repository/repository.js';
 import type { RepositorySource } from '../repository/source.js';
 import type { Backend } from './backend.js';
-import { asTritonError, TritonError } from './errors.js';
+import { asTritonError, TritonError } from '../protocol/errors.js';
 import type { Logger } from './logger.js';
 import { ModelVersion } from './model.js';
 import type { InferenceRequest, InferenceResponse, StreamCallback } from './request.js';
@@ -434,7 +435,7 @@ export class ModelManager {
     const failures = [...built].filter(([, v]) => v.state !== 'READY');
     if (failures.length > 0 && serving()) {
       // Keep what serves; drop what was built and restore the table.
-      await Promise.all([...built.values()].map((v) => v.model?.unload().catch(() => undefined)));
+      await Promise.all([...built.values()].map((v) => (v.model ? this.unloadLogged(v.model) : undefined)));
       for (const [version, v] of built) if (entry.versions.get(version) === v) entry.versions.delete(version);
       return fail(failures.map(([n, v]) => `version ${n} is at ${v.state} state: ${v.reason}`).join('; '));
     }
@@ -456,7 +457,7 @@ export class ModelManager {
     for (const v of built.values()) if (v.model) this.options.notify?.(v.model, 'ready');
     await Promise.all(
       draining.map(async ({ model, version }) => {
-        await model.unload().catch(() => undefined);
+        await this.unloadLogged(model);
         this.options.notify?.(model, 'unloaded');
         const v = next.get(version);
         if (v && v.state === 'UNLOADING') {
@@ -475,6 +476,18 @@ export class ModelManager {
     }
   }
 
+  /**
+   * Unloads a model version; a failure (an instance that did not release cleanly) is logged and
+   * does not stop the caller, which goes on as if the version had unloaded.
+   */
+  private async unloadLogged(model: ModelVersion): Promise<void> {
+    try {
+      await model.unload();
+    } catch (e) {
+      this.log.error(asTritonError(e).message);
+    }
+  }
+
   /** Marks every loaded version UNLOADING, drains and unloads them, then UNAVAILABLE "unloaded". */
   private async unloadVersions(name: string): Promise<void> {
     const entry = this.models.get(name);
@@ -483,7 +496,7 @@ export class ModelManager {
     for (const v of loaded) v.state = 'UNLOADING';
     await Promise.all(
       loaded.map(async (v) => {
-        await v.model!.unload().catch(() => undefined);
+        await this.unloadLogged(v.model!);
         this.options.notify?.(v.model!, 'unloaded');
         v.model = undefined;
         v.state = 'UNAVAILABLE';

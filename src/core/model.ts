@@ -7,8 +7,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { newConfigMessage } from '../config/index.js';
-import type { ModelConfig, ModelInstanceGroup, ModelVersionPolicy_Latest } from '../config/types.js';
+import { newConfigMessage } from '../protocol/model-config/index.js';
+import type {
+  ModelConfig,
+  ModelInstanceGroup,
+  ModelVersionPolicy_Latest,
+} from '../protocol/model-config/types.js';
 import type {
   Backend,
   ExecutionOutcome,
@@ -17,7 +21,7 @@ import type {
   ModelLoadContext,
 } from './backend.js';
 import { classify } from './classification.js';
-import { asTritonError, TritonError } from './errors.js';
+import { asTritonError, TritonError } from '../protocol/errors.js';
 import type {
   ExecuteResult,
   ExecuteTimings,
@@ -29,7 +33,7 @@ import { DefaultScheduler } from './scheduler/default-scheduler.js';
 import { DynamicBatcher, validateDynamicBatching } from './scheduler/dynamic-batcher.js';
 import { runWarmup } from './warmup.js';
 import type { Scheduler } from './scheduler/scheduler.js';
-import { ModelStats, type FailureReason } from './stats.js';
+import { ModelStats } from './stats.js';
 import type { Tensor } from './tensor.js';
 import { listGpus, type GpuInventory } from './gpu.js';
 import { nowNs } from './trace.js';
@@ -122,25 +126,15 @@ export function instancePlacements(config: ModelConfig): Array<InstancePlacement
   return out;
 }
 
-/** Errors produced by model instances' executions (metrics failure reason BACKEND). */
-const backendErrors = new WeakSet<TritonError>();
-
-/** The `nv_inference_request_failure` reason of an error that failed a request. */
-function failureReason(e: TritonError): FailureReason {
-  if (e.code === 'CANCELLED') return 'CANCELED';
-  if (backendErrors.has(e)) return 'BACKEND';
-  if (
-    e.code === 'UNAVAILABLE' &&
-    (e.message === 'Exceeds maximum queue size' || e.message === 'Request timeout expired')
-  ) {
-    return 'REJECTED';
-  }
-  return 'OTHER';
+/** A TritonError that failed requests in a model instance's execution: its failure reason is BACKEND. */
+function fromBackend(e: TritonError): TritonError {
+  e.reason ??= 'BACKEND';
+  return e;
 }
 
 /**
- * Wraps a model instance for what the core observes at execution: errors it returns are marked as
- * backend failures, and traced requests get COMPUTE_START, COMPUTE_INPUT_END, COMPUTE_OUTPUT_START and
+ * Wraps a model instance for what the core observes at execution: errors it returns or throws get
+ * failure reason BACKEND (unless they carry one already, e.g. CANCELED), and traced requests get COMPUTE_START, COMPUTE_INPUT_END, COMPUTE_OUTPUT_START and
  * COMPUTE_END (the middle two placed from the instance's ExecuteTimings). One `.then` per execution.
  */
 function observedInstance(instance: ModelInstance): ModelInstance {
@@ -150,14 +144,12 @@ function observedInstance(instance: ModelInstance): ModelInstance {
     start: bigint | undefined,
     end?: bigint,
   ) => {
-    for (const r of out.results) if (r instanceof TritonError) backendErrors.add(r);
+    for (const r of out.results) if (r instanceof TritonError) fromBackend(r);
     if (start !== undefined) traceCompute(requests, start, out.timings, end);
     return out;
   };
   const failed = (e: unknown): never => {
-    const err = asTritonError(e);
-    backendErrors.add(err);
-    throw err;
+    throw fromBackend(asTritonError(e));
   };
   const traceStart = (requests: InferenceRequest[]) => {
     for (const r of requests) if (r.trace) return nowNs();
@@ -278,14 +270,14 @@ export class ModelVersion {
       await backend.validate?.(config, ctx, instances);
       await runWarmup(config, instances, ctx.modelDir);
     } catch (e) {
-      await Promise.all(instances.map((i) => i.unload()));
+      await Promise.allSettled(instances.map((i) => i.unload())); // the load error is the one to report
       throw e;
     }
     const scheduled = instances.filter((_, i) => !placements[i].passive);
     try {
       return new ModelVersion(config, ctx.version, instances, scheduled, ctx.modelDir);
     } catch (e) {
-      await Promise.all(instances.map((i) => i.unload()));
+      await Promise.allSettled(instances.map((i) => i.unload())); // the load error is the one to report
       throw new TritonError('INVALID_ARG', `unable to load model '${ctx.name}': ${(e as Error).message}`);
     }
   }
@@ -343,7 +335,12 @@ export class ModelVersion {
         }),
       );
       if (result instanceof TritonError) {
-        this.stats.recordRequest(false, (performance.now() - start) * 1e6, undefined, failureReason(result));
+        this.stats.recordRequest(
+          false,
+          (performance.now() - start) * 1e6,
+          undefined,
+          result.reason ?? 'OTHER',
+        );
         throw result;
       }
       const outputs = this.finishOutputs(req, result.outputs);
@@ -440,7 +437,7 @@ export class ModelVersion {
                 !failed,
                 (performance.now() - start) * 1e6,
                 failed ? undefined : queueNs,
-                failed ? failureReason(response) : undefined,
+                failed ? (response.reason ?? 'OTHER') : undefined,
               );
               resolve();
             }
@@ -483,12 +480,27 @@ export class ModelVersion {
     });
   }
 
-  /** Stops accepting requests, lets queued and running ones finish, then unloads every instance. */
+  /**
+   * Stops accepting requests, lets queued and running ones finish, then unloads every instance (all
+   * of them, even when one fails).
+   * @throws TritonError INTERNAL naming each instance that failed to unload and why.
+   */
   async unload(): Promise<void> {
     this.accepting = false;
     await this.scheduler.idle();
     this.scheduler.close();
-    await Promise.all(this.instances.map((i) => i.unload()));
+    const settled = await Promise.allSettled(this.instances.map((i) => i.unload()));
+    const failed = settled.flatMap((s, i) =>
+      s.status === 'rejected'
+        ? [`instance '${this.instances[i].name}': ${asTritonError(s.reason).message}`]
+        : [],
+    );
+    if (failed.length > 0) {
+      throw new TritonError(
+        'INTERNAL',
+        `model '${this.name}' version ${this.version} did not unload cleanly: ${failed.join('; ')}`,
+      );
+    }
   }
 
   /** Requests accepted and not yet answered. */

@@ -4,7 +4,7 @@
  * Field meanings follow the KServe v2 inference request/response (kserve/open-inference-protocol
  * inference_rest.md) with Triton's parameters extension (server docs/protocol/extension_parameters.md).
  */
-import type { TritonError } from './errors.js';
+import type { TritonError } from '../protocol/errors.js';
 import type { Tensor } from './tensor.js';
 import type { RequestTrace } from './trace.js';
 

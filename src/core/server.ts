@@ -5,13 +5,14 @@
  * Lookup errors, readiness and index semantics follow Triton's core
  * (`src/model_repository_manager/model_lifecycle.cc`, `src/server.cc`, `src/tritonserver.cc`).
  */
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../protocol/model-config/types.js';
 import { openRepository } from '../repository/cloud.js';
 import type { RepositorySource } from '../repository/source.js';
 import type { Backend } from './backend.js';
-import { configTypeToDatatype } from './datatypes.js';
-import { asTritonError, TritonError } from './errors.js';
+import { configTypeToDatatype } from '../protocol/datatypes.js';
+import { asTritonError, TritonError } from '../protocol/errors.js';
 import type { Logger } from './logger.js';
+import { NEREID_VERSION } from './package.js';
 import type { ModelVersion } from './model.js';
 import {
   MODEL_CONTROL_DISABLED,
@@ -28,9 +29,6 @@ import { TraceManager } from './trace.js';
 
 export { statusString } from './model-manager.js';
 export type { ModelControlMode, ModelLoadParameters, ModelState } from './model-manager.js';
-
-/** Nereid's version, reported as the server version. */
-export const NEREID_VERSION = '0.1.0';
 
 /** The protocol extensions Nereid implements (server metadata `extensions`, in Triton's order). */
 export const EXTENSIONS = [
@@ -469,7 +467,9 @@ export class InferenceServer {
     const remaining = () => loaded.reduce((n, m) => n + m.inflightRequests, 0);
     while (remaining() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const left = remaining();
-    await Promise.all(loaded.map((m) => m.unload().catch(() => undefined)));
+    await Promise.all(
+      loaded.map((m) => m.unload().catch((e: unknown) => this.logger.error(asTritonError(e).message))),
+    );
     for (const m of this.models.values()) for (const v of m.versions.values()) v.model = undefined;
     await this.manager.release();
     this.live = false;

@@ -12,6 +12,7 @@
  *   REJECTED, CANCELED, BACKEND, OTHER) for `nv_inference_request_failure{reason}`.
  * Durations are nanoseconds.
  */
+import type { FailureReason } from '../protocol/errors.js';
 
 /** A count and a cumulative duration in nanoseconds. */
 export interface StatDuration {
@@ -28,13 +29,6 @@ export interface BatchStat {
 }
 
 const dur = (): StatDuration => ({ count: 0, ns: 0 });
-
-/**
- * Why a request failed, as the `reason` label of `nv_inference_request_failure` (Triton core
- * `FailureReason`): REJECTED by the scheduler (queue full, queue timeout), CANCELED by the client,
- * BACKEND (the model instance's execution failed), OTHER (validation and everything else).
- */
-export type FailureReason = 'REJECTED' | 'CANCELED' | 'BACKEND' | 'OTHER';
 
 /** Every failure reason, in the order Triton's metrics list them. */
 export const FAILURE_REASONS: readonly FailureReason[] = ['REJECTED', 'CANCELED', 'BACKEND', 'OTHER'];

@@ -22,10 +22,11 @@
  */
 import * as fs from 'node:fs';
 import type { Context } from '@opentelemetry/api';
-import { typedView } from './datatypes.js';
-import { TritonError } from './errors.js';
+import { typedView } from '../protocol/datatypes.js';
+import { TritonError } from '../protocol/errors.js';
 import type { Logger } from './logger.js';
-import { deserializeBytesTensor, type Tensor } from './tensor.js';
+import { type Tensor } from './tensor.js';
+import { deserializeBytesTensor } from '../protocol/bytes-tensor.js';
 
 /** Trace levels besides OFF (Triton's `TRITONSERVER_InferenceTraceLevel`). */
 export type TraceLevel = 'TIMESTAMPS' | 'TENSORS';

@@ -2,11 +2,12 @@
  * Checks an inference request against its model's configuration before it is queued, with the
  * messages of Triton's core (`src/infer_request.cc` Normalize, `src/model.cc` GetInput/GetOutput).
  */
-import type { ModelConfig, ModelInput, ModelOutput } from '../config/types.js';
-import { configTypeToDatatype, elementByteSize, shapeElementCount } from './datatypes.js';
-import { invalidArg } from './errors.js';
+import type { ModelConfig, ModelInput, ModelOutput } from '../protocol/model-config/types.js';
+import { configTypeToDatatype, elementByteSize, shapeElementCount } from '../protocol/datatypes.js';
+import { invalidArg } from '../protocol/errors.js';
 import type { InferenceRequest } from './request.js';
-import { countBytesElements, formatShape } from './tensor.js';
+import { formatShape } from './tensor.js';
+import { countBytesElements } from '../protocol/bytes-tensor.js';
 
 const BATCH_NOTE =
   'NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended ' +

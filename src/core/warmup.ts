@@ -9,12 +9,13 @@
 import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ModelConfig, ModelWarmup } from '../config/types.js';
+import type { ModelConfig, ModelWarmup } from '../protocol/model-config/types.js';
 import type { ModelInstance } from './backend.js';
-import { configTypeToDatatype, elementByteSize, shapeElementCount } from './datatypes.js';
-import { TritonError } from './errors.js';
+import { configTypeToDatatype, elementByteSize, shapeElementCount } from '../protocol/datatypes.js';
+import { TritonError } from '../protocol/errors.js';
 import type { InferenceRequest } from './request.js';
-import { serializeBytesTensor, type Tensor } from './tensor.js';
+import { type Tensor } from './tensor.js';
+import { serializeBytesTensor } from '../protocol/bytes-tensor.js';
 
 /**
  * Builds the request of one warmup sample.

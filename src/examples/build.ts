@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATATYPES, datatypeToConfigType, type Datatype } from '../core/datatypes.js';
+import { DATATYPES, datatypeToConfigType, type Datatype } from '../protocol/datatypes.js';
 import { buildOnnxModel, OnnxDataType, tritonToOnnxType } from './onnx-builder.js';
 
 /** One input or output of an example model, exactly as its config.pbtxt declares it. */

@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 import onnxProto from 'onnx-proto';
-import type { Datatype } from '../core/datatypes.js';
+import type { Datatype } from '../protocol/datatypes.js';
 
 const { onnx } = onnxProto;
 

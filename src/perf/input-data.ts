@@ -11,8 +11,8 @@
  * Streams for sequence models (`"data": [[...], [...]]`) are read one after the other.
  */
 import * as fs from 'node:fs';
-import { elementByteSize, isDatatype, shapeElementCount, type Datatype } from '../core/datatypes.js';
-import { serializeBytesTensor } from '../core/tensor.js';
+import { elementByteSize, isDatatype, shapeElementCount, type Datatype } from '../protocol/datatypes.js';
+import { serializeBytesTensor } from '../protocol/bytes-tensor.js';
 import { PerfError } from './options.js';
 
 /** One model input as perf sees it. */

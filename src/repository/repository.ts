@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseModelConfig } from '../config/index.js';
-import type { ModelConfig } from '../config/types.js';
+import type { ModelConfig } from '../protocol/model-config/types.js';
 
 /** A model folder found in a repository. */
 export interface ModelSource {

@@ -10,7 +10,7 @@ import {
   startServer,
   type RunningServer,
   type ServeSettings,
-} from '../../src/cli/serve.js';
+} from '../../src/serve.js';
 import { createLogger, defaultLogSettings, silentLogger } from '../../src/core/logger.js';
 
 /** A fresh temporary directory, removed at process exit. */

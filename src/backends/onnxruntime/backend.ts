@@ -4,11 +4,16 @@
  * model, one session per model instance in its own worker thread.
  */
 import * as fs from 'node:fs';
-import { newConfigMessage } from '../../config/index.js';
-import type { ModelConfig, ModelDynamicBatching, ModelInput, ModelOutput } from '../../config/types.js';
+import { newConfigMessage } from '../../protocol/model-config/index.js';
+import type {
+  ModelConfig,
+  ModelDynamicBatching,
+  ModelInput,
+  ModelOutput,
+} from '../../protocol/model-config/types.js';
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from '../../core/backend.js';
-import { configTypeToDatatype, datatypeToConfigType } from '../../core/datatypes.js';
-import { TritonError } from '../../core/errors.js';
+import { configTypeToDatatype, datatypeToConfigType } from '../../protocol/datatypes.js';
+import { TritonError } from '../../protocol/errors.js';
 import type { InferenceRequest } from '../../core/request.js';
 import { formatShape } from '../../core/tensor.js';
 import { OrtInstance } from './instance.js';

@@ -3,7 +3,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ExecutionOutcome, ModelInstance } from '../../core/backend.js';
-import { TritonError } from '../../core/errors.js';
+import { TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, InferenceRequest } from '../../core/request.js';
 import type { Tensor } from '../../core/tensor.js';
 import {

@@ -11,8 +11,8 @@
  * message is the cheapest there is. Tensors are named by their index in the config's
  * inputs/outputs, which both sides know.
  */
-import type { Datatype } from '../../core/datatypes.js';
-import type { ErrorCode } from '../../core/errors.js';
+import type { Datatype } from '../../protocol/datatypes.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 
 /** A tensor as it crosses the thread boundary. */
 export interface WireTensor {

@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ModelConfig } from '../../config/types.js';
+import type { ModelConfig } from '../../protocol/model-config/types.js';
 import type { InstancePlacement } from '../../core/backend.js';
-import { TritonError } from '../../core/errors.js';
+import { TritonError } from '../../protocol/errors.js';
 import type { ThreadPolicy } from './protocol.js';
 
 /** Model parameter (config `parameters`) value, or undefined. */

@@ -3,7 +3,7 @@
  * The table is the one of Triton's onnxruntime_backend (`src/onnxruntime_utils.cc`); ORT has no BF16
  * there.
  */
-import type { Datatype } from '../../core/datatypes.js';
+import type { Datatype } from '../../protocol/datatypes.js';
 
 const TO_ORT: Partial<Record<Datatype, string>> = {
   BOOL: 'bool',

@@ -14,8 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { elementByteSize, typedView, type Datatype } from '../../core/datatypes.js';
-import { deserializeBytesTensor } from '../../core/tensor.js';
+import { elementByteSize, typedView, type Datatype } from '../../protocol/datatypes.js';
+import { deserializeBytesTensor } from '../../protocol/bytes-tensor.js';
 import {
   COPY_LIMIT,
   readNames,

@@ -20,11 +20,11 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { modelConfigFromJson, modelConfigToJson } from '../../config/index.js';
-import type { ModelConfig } from '../../config/types.js';
+import { modelConfigFromJson, modelConfigToJson } from '../../protocol/model-config/index.js';
+import type { ModelConfig } from '../../protocol/model-config/types.js';
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from '../../core/backend.js';
-import { TritonError } from '../../core/errors.js';
+import { packageRoot } from '../../core/package.js';
+import { TritonError } from '../../protocol/errors.js';
 import { PythonInstance, runAutoComplete } from './instance.js';
 
 /** Backend config key naming the interpreter. */
@@ -36,12 +36,11 @@ export const DEFAULT_STUB_TIMEOUT_S = 300;
 
 /** `python/` of this package: where nereid_stub.py and triton_python_backend_utils.py live. */
 export function pythonDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  for (const up of ['../../..', '../../../..']) {
-    const dir = path.resolve(here, up, 'python');
-    if (fs.existsSync(path.join(dir, 'nereid_stub.py'))) return dir;
+  const dir = path.join(packageRoot(), 'python');
+  if (!fs.existsSync(path.join(dir, 'nereid_stub.py'))) {
+    throw new TritonError('INTERNAL', `cannot find nereid_stub.py in ${dir}`);
   }
-  throw new TritonError('INTERNAL', `cannot find python/nereid_stub.py above ${here}`);
+  return dir;
 }
 
 const numpyChecks = new Map<string, boolean>();

@@ -20,7 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { ModelInstance } from '../../core/backend.js';
-import { asTritonError, TritonError } from '../../core/errors.js';
+import { asTritonError, TritonError } from '../../protocol/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type {
   ExecuteResult,

@@ -43,8 +43,8 @@
  *
  * Error codes are TRITONSERVER_Error_Code numbers (0 UNKNOWN … 7 CANCELLED).
  */
-import type { Datatype } from '../../core/datatypes.js';
-import type { ErrorCode } from '../../core/errors.js';
+import type { Datatype } from '../../protocol/datatypes.js';
+import type { ErrorCode } from '../../protocol/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 
 /** Bytes before the meta JSON. */

@@ -14,7 +14,7 @@
  * read from several connections in one turn can share a bundle instead of the first ones going out
  * alone (`simple` at concurrency 32: +4 % req/s in alternating runs).
  */
-import type { TritonError } from '../errors.js';
+import type { TritonError } from '../../protocol/errors.js';
 import { InstancePool, type BatchDecision } from './instance-pool.js';
 import { Fifo } from './queue.js';
 import type { QueuedRequest } from './scheduler.js';

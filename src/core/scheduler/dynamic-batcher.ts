@@ -17,9 +17,13 @@
  *   (the request moves to the delayed queue).
  * - `preserve_ordering`: responses are delivered in the order the requests arrived.
  */
-import type { ModelConfig, ModelDynamicBatching, ModelQueuePolicy } from '../../config/types.js';
+import type {
+  ModelConfig,
+  ModelDynamicBatching,
+  ModelQueuePolicy,
+} from '../../protocol/model-config/types.js';
 import type { ModelInstance } from '../backend.js';
-import { invalidArg, TritonError } from '../errors.js';
+import { invalidArg, TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, ParameterValue } from '../request.js';
 import type { ModelStats } from '../stats.js';
 import { InstancePool, type BatchDecision } from './instance-pool.js';
@@ -158,7 +162,7 @@ export class DynamicBatcher extends InstancePool {
     const queue = level - 1;
     const policy = this.policies[queue];
     if (policy.max_queue_size > 0 && this.queues[queue].length >= policy.max_queue_size) {
-      return new TritonError('UNAVAILABLE', 'Exceeds maximum queue size');
+      return new TritonError('UNAVAILABLE', 'Exceeds maximum queue size', 'REJECTED');
     }
     let timeout = policy.default_timeout_microseconds;
     if (
@@ -214,7 +218,7 @@ export class DynamicBatcher extends InstancePool {
       }
       return;
     }
-    this.fail(q, new TritonError('UNAVAILABLE', 'Request timeout expired'));
+    this.fail(q, new TritonError('UNAVAILABLE', 'Request timeout expired', 'REJECTED'));
   }
 
   protected withdraw(q: QueuedRequest): boolean {

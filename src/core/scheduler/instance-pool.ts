@@ -4,7 +4,7 @@
  * A concrete scheduler decides how requests wait and which of them form the next batch.
  */
 import type { ModelInstance } from '../backend.js';
-import { asTritonError, TritonError } from '../errors.js';
+import { asTritonError, TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, ExecuteTimings } from '../request.js';
 import type { ModelStats } from '../stats.js';
 import type { QueuedRequest, Scheduler } from './scheduler.js';

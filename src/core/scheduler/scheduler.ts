@@ -3,7 +3,7 @@
  * Triton keeps one scheduler per model (core `src/scheduler.h`); Nereid does the same, one file per
  * scheduler in this folder.
  */
-import type { TritonError } from '../errors.js';
+import type { TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, InferenceRequest } from '../request.js';
 
 /** A request waiting in a scheduler. */

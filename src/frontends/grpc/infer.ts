@@ -9,23 +9,30 @@
  * (little-endian, row-major, BOOL one byte, BYTES 4-byte length-prefixed). Outputs always go back in
  * `raw_output_contents`, as Triton does.
  */
-import { allocTyped, isDatatype, type Datatype } from '../../core/datatypes.js';
-import { invalidArg } from '../../core/errors.js';
+import { isDatatype, type Datatype } from '../../protocol/datatypes.js';
+import { invalidArg } from '../../protocol/errors.js';
 import type {
   InferenceRequest,
   InferenceResponse,
   ParameterValue,
   RequestedOutput,
 } from '../../core/request.js';
-import { serializeBytesTensor, type Tensor } from '../../core/tensor.js';
+import type { Tensor } from '../../core/tensor.js';
 import type {
   InferInputTensorMsg,
   InferParameterMsg,
   InferTensorContentsMsg,
   ModelInferRequestMsg,
   ModelInferResponseMsg,
-} from './messages.js';
-import { hasField, longToBigInt, longToNumber, messageType, type ProtoLong } from './protos.js';
+} from '../../protocol/grpc/messages.js';
+import { hasField, longToNumber, messageType } from '../../protocol/grpc/protos.js';
+import {
+  CONTENT_FIELDS,
+  contentsToBytes,
+  parameterKind,
+  parameterValue,
+  toInferParameter,
+} from '../../protocol/grpc/tensors.js';
 
 /** The request parameter keys starting with `triton_` that clients may send (Triton's list). */
 export const TRITON_RESERVED_REQUEST_PARAMS = ['triton_enable_empty_final_response'] as const;
@@ -72,31 +79,6 @@ export function parseModelVersion(version: string | undefined): string | undefin
     );
   }
   return String(n);
-}
-
-/** The name of the member set in an InferParameter, or undefined when none is. */
-export function parameterKind(p: InferParameterMsg): keyof InferParameterMsg | undefined {
-  for (const k of ['bool_param', 'int64_param', 'string_param', 'double_param', 'uint64_param'] as const) {
-    if (hasField(p, k)) return k;
-  }
-  return undefined;
-}
-
-/** An InferParameter's value as a core parameter value (64-bit integers as numbers). */
-export function parameterValue(p: InferParameterMsg): ParameterValue | undefined {
-  const kind = parameterKind(p);
-  if (kind === undefined) return undefined;
-  const v = p[kind]!;
-  return kind === 'int64_param' || kind === 'uint64_param'
-    ? longToNumber(v as ProtoLong)
-    : (v as ParameterValue);
-}
-
-/** A core parameter value as an InferParameter: integers → int64, other numbers → double. */
-export function toInferParameter(v: ParameterValue): InferParameterMsg {
-  if (typeof v === 'boolean') return { bool_param: v };
-  if (typeof v === 'string') return { string_param: v };
-  return Number.isInteger(v) ? { int64_param: v } : { double_param: v };
 }
 
 /** Request-level state Triton keeps outside the core request (server `StateParameters`). */
@@ -163,24 +145,12 @@ function tensorParameters(
   return out;
 }
 
-/** The datatypes each `contents` field may carry, in Triton's checking order. */
-const CONTENT_FIELDS: Array<{ field: keyof InferTensorContentsMsg; types: Datatype[] }> = [
-  { field: 'bool_contents', types: ['BOOL'] },
-  { field: 'int_contents', types: ['INT8', 'INT16', 'INT32'] },
-  { field: 'int64_contents', types: ['INT64'] },
-  { field: 'uint_contents', types: ['UINT8', 'UINT16', 'UINT32'] },
-  { field: 'uint64_contents', types: ['UINT64'] },
-  { field: 'fp32_contents', types: ['FP32'] },
-  { field: 'fp64_contents', types: ['FP64'] },
-  { field: 'bytes_contents', types: ['BYTES'] },
-];
-
 /**
  * Typed `contents` → raw tensor bytes in a fresh buffer.
  * @throws TritonError INVALID_ARG (Triton's messages) when a field does not match the datatype or
  *   more than one field is set.
  */
-function contentsToBytes(
+function typedContents(
   contents: InferTensorContentsMsg,
   datatype: Datatype,
   input: string,
@@ -202,22 +172,7 @@ function contentsToBytes(
         `unexpected explicit tensor data for input tensor '${input}' for model '${model}' of type '${given}', expected datatype '${datatype}'`,
       );
     }
-    if (datatype === 'BYTES') {
-      data = serializeBytesTensor(values as Uint8Array[]);
-      continue;
-    }
-    const typed = allocTyped(datatype as Exclude<Datatype, 'BYTES'>, values.length);
-    if (datatype === 'INT64' || datatype === 'UINT64') {
-      const unsigned = datatype === 'UINT64';
-      const big = typed as BigInt64Array | BigUint64Array;
-      for (let i = 0; i < values.length; i++) big[i] = longToBigInt(values[i] as ProtoLong, unsigned);
-    } else if (datatype === 'BOOL') {
-      for (let i = 0; i < values.length; i++) (typed as Uint8Array)[i] = values[i] ? 1 : 0;
-    } else {
-      // Narrower integer types keep the low bytes, as Triton's little-endian copy does.
-      (typed as Float32Array).set(values as number[]);
-    }
-    data = new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength);
+    data = contentsToBytes(datatype, values);
   }
   return data ?? new Uint8Array(0);
 }
@@ -271,7 +226,7 @@ export function parseInferRequest(
       );
     } else if (contents) {
       // FP16/BF16 have no typed field: any contents for them fail the type check.
-      data = contentsToBytes(contents, t.datatype, t.name, model);
+      data = typedContents(contents, t.datatype, t.name, model);
     } else if (rawIndex < raw.length) {
       data = raw[rawIndex++];
       if (!decoded.exclusive) owned = false;

@@ -20,8 +20,8 @@
  * UNIMPLEMENTED (UNSUPPORTED), ALREADY_EXISTS, CANCELLED, else UNKNOWN.
  */
 import * as grpc from '@grpc/grpc-js';
-import { modelConfigToJson } from '../../config/index.js';
-import { asTritonError, TritonError, type ErrorCode } from '../../core/errors.js';
+import { modelConfigToJson } from '../../protocol/model-config/index.js';
+import { asTritonError, grpcStatusOf, TritonError } from '../../protocol/errors.js';
 import { logSettingsJson, updateLogSettings, type Logger } from '../../core/logger.js';
 import type { RequestTrace } from '../../core/trace.js';
 import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
@@ -33,7 +33,7 @@ import {
   type DecodedInfer,
   type StreamState,
 } from './infer.js';
-import type { ModelStreamInferResponseMsg } from './messages.js';
+import type { ModelStreamInferResponseMsg } from '../../protocol/grpc/messages.js';
 import {
   HEALTH_SERVICE,
   INFERENCE_SERVICE,
@@ -41,7 +41,7 @@ import {
   hasField,
   messageType,
   serviceDefinition,
-} from './protos.js';
+} from '../../protocol/grpc/protos.js';
 
 /** `--grpc-infer-response-compression-level` values (Triton's). */
 export type GrpcCompressionLevel = 'none' | 'low' | 'medium' | 'high';
@@ -74,31 +74,9 @@ export interface GrpcOptions {
   maxMessageSize?: number;
 }
 
-/** Triton's gRPC status for a core error code (`GrpcStatusUtil::Create`). */
-export function grpcStatus(code: ErrorCode): grpc.status {
-  switch (code) {
-    case 'INTERNAL':
-      return grpc.status.INTERNAL;
-    case 'NOT_FOUND':
-      return grpc.status.NOT_FOUND;
-    case 'INVALID_ARG':
-      return grpc.status.INVALID_ARGUMENT;
-    case 'UNAVAILABLE':
-      return grpc.status.UNAVAILABLE;
-    case 'UNSUPPORTED':
-      return grpc.status.UNIMPLEMENTED;
-    case 'ALREADY_EXISTS':
-      return grpc.status.ALREADY_EXISTS;
-    case 'CANCELLED':
-      return grpc.status.CANCELLED;
-    default:
-      return grpc.status.UNKNOWN;
-  }
-}
-
 function serviceError(e: unknown): Partial<grpc.StatusObject> {
   const err = asTritonError(e);
-  return { code: grpcStatus(err.code), details: err.message };
+  return { code: grpcStatusOf(err.code), details: err.message };
 }
 
 /** Why each not-yet-built RPC answers UNIMPLEMENTED. */

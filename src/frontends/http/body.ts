@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { TritonError, invalidArg } from '../../core/errors.js';
+import { TritonError, invalidArg } from '../../protocol/errors.js';
 
 const gunzip = promisify(zlib.gunzip);
 const inflate = promisify(zlib.inflate);

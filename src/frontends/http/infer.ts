@@ -7,18 +7,20 @@
  * inputs with `parameters.binary_data_size` take their bytes from the tail in the order they appear.
  * A header length of 0 means the whole body is the raw bytes of the model's only input.
  */
-import type { ModelConfig } from '../../config/types.js';
-import { configTypeToDatatype, elementByteSize, isDatatype } from '../../core/datatypes.js';
-import { invalidArg } from '../../core/errors.js';
+import type { ModelConfig } from '../../protocol/model-config/types.js';
+import { configTypeToDatatype, elementByteSize, isDatatype } from '../../protocol/datatypes.js';
+import { invalidArg } from '../../protocol/errors.js';
 import type {
   InferenceRequest,
   InferenceResponse,
   ParameterValue,
   RequestedOutput,
 } from '../../core/request.js';
-import { countBytesElements, type Tensor } from '../../core/tensor.js';
+import { type Tensor } from '../../core/tensor.js';
+import { countBytesElements } from '../../protocol/bytes-tensor.js';
 import type { Body } from './body.js';
-import { jsonToBytes, tensorDataJson } from './json-tensor.js';
+import { BINARY_DATA_SIZE, tensorEntryJson } from '../../protocol/binary-data.js';
+import { bytesToJsonData, jsonDataToBytes } from '../../protocol/json-tensor.js';
 
 /** The request plus what the response encoder needs to know. */
 export interface ParsedInfer {
@@ -126,7 +128,7 @@ export function parseInferRequest(
         `${what}: shared memory is not supported by this server (system_shared_memory is not listed in its extensions)`,
       );
     }
-    const binarySize = params.binary_data_size;
+    const binarySize = params[BINARY_DATA_SIZE];
     const hasData = raw.data !== undefined;
     if ((binarySize !== undefined) === hasData) {
       throw invalidArg(
@@ -134,7 +136,8 @@ export function parseInferRequest(
           (hasData ? `But set 'data' 'binary_data_size'` : 'But no field is set'),
       );
     }
-    if (hasData) return { name, datatype, shape, data: jsonToBytes(datatype, shape, raw.data, what, name) };
+    if (hasData)
+      return { name, datatype, shape, data: jsonDataToBytes(datatype, shape, raw.data, what, name) };
     if (headerLength === undefined) {
       throw invalidArg(
         `${what}: must specify valid 'Inference-Header-Content-Length' in request header and 'binary_data_size' ` +
@@ -426,12 +429,13 @@ function encodeFresh(res: InferenceResponse, parsed: ParsedInfer): EncodedRespon
   const parts: Uint8Array[] = [];
   const outs = res.outputs.map((t) => {
     const binary = parsed.binary.get(t.name) ?? parsed.allBinary;
-    const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}]`;
     if (binary) {
       parts.push(t.data);
-      return `${head},"parameters":{"binary_data_size":${t.data.byteLength}}}`;
+      return tensorEntryJson(t.name, t.datatype, t.shape, { binarySize: t.data.byteLength });
     }
-    return `${head},"data":${tensorDataJson(t)}}`;
+    return tensorEntryJson(t.name, t.datatype, t.shape, {
+      json: bytesToJsonData(t.datatype, t.data, `output '${t.name}'`),
+    });
   });
   const id = res.id ? `"id":${JSON.stringify(res.id)},` : '';
   const params = res.parameters ? `,"parameters":${JSON.stringify(res.parameters)}` : '';

@@ -22,11 +22,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { modelConfigToJson } from '../../config/index.js';
-import { asTritonError, TritonError } from '../../core/errors.js';
+import { modelConfigToJson } from '../../protocol/model-config/index.js';
+import { asTritonError, httpStatusOf, TritonError } from '../../protocol/errors.js';
 import { logSettingsJson, updateLogSettings } from '../../core/logger.js';
 import { Cancellation } from '../../core/request.js';
 import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
+import { HEADER_LENGTH_HEADER, HEADER_LENGTH_KEY } from '../../protocol/binary-data.js';
 import { readBody } from './body.js';
 import { encodeInferResponse, parseInferRequest } from './infer.js';
 
@@ -41,22 +42,6 @@ export interface HttpOptions {
   address?: string;
   /** `--http-max-input-size` in bytes (64 MiB). */
   maxInputSize?: number;
-}
-
-/** Triton's HTTP status for an error code (`HttpCodeFromError`). */
-export function httpStatus(e: TritonError): number {
-  switch (e.code) {
-    case 'INTERNAL':
-      return 500;
-    case 'NOT_FOUND':
-      return 404;
-    case 'UNAVAILABLE':
-      return 503;
-    case 'UNSUPPORTED':
-      return 501;
-    default:
-      return 400;
-  }
 }
 
 const MODEL_ROUTE =
@@ -108,7 +93,7 @@ function sendError(res: http.ServerResponse, e: unknown): void {
   }
   const extra = err.code === 'UNSUPPORTED' ? { 'Accept-Encoding': 'gzip, deflate' } : {};
   const text = JSON.stringify({ error: err.message });
-  res.writeHead(httpStatus(err), {
+  res.writeHead(httpStatusOf(err.code), {
     'Content-Type': 'application/json',
     'Content-Length': Buffer.byteLength(text),
     ...extra,
@@ -363,7 +348,7 @@ export class HttpFrontend {
       res.once('finish', () => req.destroy());
       return;
     }
-    const rawLength = req.headers['inference-header-content-length'];
+    const rawLength = req.headers[HEADER_LENGTH_KEY];
     let headerLength: number | undefined;
     if (rawLength !== undefined) {
       headerLength = Number(rawLength);
@@ -392,7 +377,7 @@ export class HttpFrontend {
       'Content-Type': parts.length > 0 ? 'application/octet-stream' : 'application/json',
     };
     const headerBytes = Buffer.byteLength(header);
-    if (parts.length > 0) headers['Inference-Header-Content-Length'] = headerBytes;
+    if (parts.length > 0) headers[HEADER_LENGTH_HEADER] = headerBytes;
     if (encoding !== 'identity') {
       const whole = Buffer.concat([Buffer.from(header), ...parts]);
       const compressed = await (encoding === 'gzip' ? gzip(whole) : deflate(whole));

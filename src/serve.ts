@@ -1,17 +1,18 @@
 /**
- * Starting and stopping a whole Nereid server (core + frontends) from parsed settings; used by the
- * CLI and by tests that need a real server on real sockets.
+ * The composition root: starts and stops a whole Nereid server (core, backends, HTTP/gRPC/metrics
+ * frontends) from settings. The CLI (`nereid`), the programmatic API (`import { startServer } from
+ * 'nereid'`) and tests that need a real server on real sockets all start it here.
  */
 import * as v8 from 'node:v8';
-import { OnnxRuntimeBackend } from '../backends/onnxruntime/backend.js';
-import { PythonBackend } from '../backends/python/backend.js';
-import { createLogger, type Logger, type LogSettings, defaultLogSettings } from '../core/logger.js';
-import { InferenceServer, type ModelControlMode } from '../core/server.js';
-import { defaultTraceConfig, TraceManager, type TraceConfig } from '../core/trace.js';
-import { GrpcFrontend, type GrpcCompressionLevel } from '../frontends/grpc/server.js';
-import { HttpFrontend } from '../frontends/http/server.js';
-import { defaultMetricsConfig, type MetricsConfig } from '../frontends/metrics/metrics.js';
-import { MetricsFrontend } from '../frontends/metrics/server.js';
+import { OnnxRuntimeBackend } from './backends/onnxruntime/backend.js';
+import { PythonBackend } from './backends/python/backend.js';
+import { createLogger, type Logger, type LogSettings, defaultLogSettings } from './core/logger.js';
+import { InferenceServer, type ModelControlMode } from './core/server.js';
+import { defaultTraceConfig, TraceManager, type TraceConfig } from './core/trace.js';
+import { GrpcFrontend, type GrpcCompressionLevel } from './frontends/grpc/server.js';
+import { HttpFrontend } from './frontends/http/server.js';
+import { defaultMetricsConfig, type MetricsConfig } from './frontends/metrics/metrics.js';
+import { MetricsFrontend } from './frontends/metrics/server.js';
 
 /** Everything `startServer` needs; the CLI fills it from `tritonserver`-style flags. */
 export interface ServeSettings {
@@ -174,14 +175,18 @@ export function disablePretenuring(): void {
 }
 
 /**
- * Loads the repositories and starts the frontends.
- * @throws Error when a repository cannot be read, a port cannot be bound, or (with exitOnError) a
- *   model failed to load — after unloading whatever did load.
+ * Loads the model repositories and starts the frontends, as `nereid --model-repository=…` does.
+ * @param options settings; what is left out takes tritonserver's default ({@link defaultServeSettings}).
+ *   Ports 0 bind any free port (read the bound ones from the result).
+ * @param logger where the server logs (default: a logger built from `options.log`).
+ * @returns the running server: its core (`core.infer(request)` runs a request in-process), bound
+ *   ports and `stop()`.
+ * @throws Error when a repository cannot be read, a port cannot be bound, or (with `exitOnError`,
+ *   the default) a model failed to load — after unloading whatever did load.
  */
-export async function startServer(
-  settings: ServeSettings,
-  logger: Logger = createLogger(settings.log),
-): Promise<RunningServer> {
+export async function startServer(options: Partial<ServeSettings>, logger?: Logger): Promise<RunningServer> {
+  const settings: ServeSettings = { ...defaultServeSettings(), ...options };
+  logger ??= createLogger(settings.log);
   disablePretenuring();
   const tracer = await TraceManager.create(settings.trace, logger);
   const core = new InferenceServer({

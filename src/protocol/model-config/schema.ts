@@ -1,38 +1,12 @@
-// Loading Triton's model_config.proto schema (from the embedded text) with
-// protobufjs, keeping snake_case field names.
-
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+/**
+ * Triton's model_config.proto schema, loaded with protobufjs from the embedded text (no .proto file
+ * at run time), keeping snake_case field names.
+ */
 import protobuf from 'protobufjs';
 import { MODEL_CONFIG_PROTO } from './model_config_proto.js';
 
 /** File name other protos use to import the schema (`import "model_config.proto";`). */
 export const MODEL_CONFIG_PROTO_FILENAME = 'model_config.proto';
-
-/**
- * The package root (the nearest directory above this module holding a
- * package.json); works from both src/config and dist/src/config.
- * @throws {Error} if no package.json is found.
- */
-export function packageRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('package.json not found above src/config');
-    dir = parent;
-  }
-}
-
-/**
- * Absolute path of src/config/model_config.proto in the source tree (for
- * tools that need the file, e.g. protoc or another proto's import path).
- * Runtime code should use {@link modelConfigRoot}, which needs no file.
- */
-export function modelConfigProtoPath(): string {
-  return path.join(packageRoot(), 'src', 'config', MODEL_CONFIG_PROTO_FILENAME);
-}
 
 /**
  * Parses the embedded model_config.proto into `root` (a new Root by default)

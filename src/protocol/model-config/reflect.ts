@@ -1,7 +1,7 @@
 // Schema helpers shared by the text-format and JSON codecs: a flattened view of
 // a protobufjs message type, default values, and integer range checks.
 //
-// The in-memory message shape used across src/config (and the generated
+// The in-memory message shape used across src/protocol/model-config and src/config (and the generated
 // types.ts) is: fields keyed by their proto (snake_case) name; scalars, enums,
 // repeated fields and maps always present with proto3 defaults; enums as value
 // names; all integer types as JS numbers (limited to the safe-integer range);

@@ -12,7 +12,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { newModelConfigRoot } from '../../config/schema.js';
+import { newModelConfigRoot } from '../model-config/schema.js';
 import { GRPC_SERVICE_PROTO, HEALTH_PROTO } from './grpc_service_proto.js';
 
 /** Fully qualified name of the inference service. */
