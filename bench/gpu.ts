@@ -21,19 +21,15 @@ import { checkGpuSetup, formatGpuCheck } from '../src/backends/onnxruntime/gpu-s
 import { listGpus } from '../src/core/gpu.js';
 import { runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
-import {
-  ensureFinalNet,
-  ensureResNet50,
-  finalNetFeeds,
-  projectRoot,
-  writeFinalNetInputData,
-} from './models.js';
+import { ensureFinalNet, ensureResNet50 } from '../support/models.js';
+import { finalNetFeeds, writeFinalNetInputData } from './finalnet-inputs.js';
 import { best, startNereid, waitReady } from './servers.js';
+import { packageRoot } from '../src/core/package.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outDir = path.resolve(
-  args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(projectRoot(), 'bench', 'out'),
+  args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(packageRoot(), 'bench', 'out'),
 );
 
 function log(line: string): void {

@@ -20,8 +20,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InferenceServerClient, InferInput } from '../src/client/index.js';
 import { buildExampleRepository } from '../src/examples/build.js';
-import { ensureFinalNet, linkModel, projectRoot } from './models.js';
+import { ensureFinalNet, linkModel } from '../support/models.js';
 import { startNereid } from './servers.js';
+import { packageRoot } from '../src/core/package.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => {
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
     const barePort = grpcPort + 1000;
     const bare = spawn(
       process.execPath,
-      [path.join(projectRoot(), 'dist', 'bench', 'grpc-bare-server.js'), String(barePort)],
+      [path.join(packageRoot(), 'dist', 'bench', 'grpc-bare-server.js'), String(barePort)],
       {
         stdio: ['ignore', 'ignore', 'inherit'],
       },

@@ -19,7 +19,7 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { simpleAddSubModel } from '../src/examples/build.js';
-import { projectRoot } from './models.js';
+import { packageRoot } from '../src/core/package.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : def);
@@ -54,7 +54,7 @@ function start(
   const child = spawn(
     process.execPath,
     [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js'),
       `--model-repository=${repo}`,
       '--http-port=0',
       '--http-address=127.0.0.1',

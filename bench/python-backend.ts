@@ -21,8 +21,8 @@ import { startServer, defaultServeSettings } from '../src/serve.js';
 import { silentLogger } from '../src/core/logger.js';
 import type { InferenceRequest } from '../src/core/request.js';
 import { buildOnnxModel, OnnxDataType } from '../src/examples/onnx-builder.js';
-import { writeIdentityFp32Py } from '../test/helpers/python-models.js';
-import { tempDir } from '../test/helpers/server.js';
+import { writeIdentityFp32Py } from '../support/python-models.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import type { PerfReport } from '../src/perf/index.js';
-import { projectRoot } from './models.js';
+import { packageRoot } from '../src/core/package.js';
 
 /**
  * Polls `url` every 50 ms until it answers 200.
@@ -40,7 +40,7 @@ export function startNereid(
   return spawn(
     process.execPath,
     [
-      path.join(projectRoot(), 'dist', 'src', 'cli', 'main.js'),
+      path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js'),
       `--model-repository=${repo}`,
       `--http-port=${httpPort}`,
       `--grpc-port=${grpcPort}`,
@@ -59,7 +59,7 @@ export function startNereid(
 export function startBareServer(port: number): ChildProcess {
   return spawn(
     process.execPath,
-    [path.join(projectRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
+    [path.join(packageRoot(), 'dist', 'bench', 'bare-http-server.js'), String(port)],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
 }

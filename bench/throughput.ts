@@ -24,13 +24,15 @@ import * as path from 'node:path';
 import { buildExampleRepository } from '../src/examples/build.js';
 import { PerfError, runPerf, type PerfReport } from '../src/perf/index.js';
 import { measureCeiling } from './ceiling.js';
-import { ensureFinalNet, finalNetFeeds, projectRoot, writeFinalNetInputData } from './models.js';
+import { ensureFinalNet } from '../support/models.js';
+import { finalNetFeeds, writeFinalNetInputData } from './finalnet-inputs.js';
 import { best, startBareServer, startNereid, waitReady } from './servers.js';
+import { packageRoot } from '../src/core/package.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const outDir = path.resolve(
-  args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(projectRoot(), 'bench', 'out'),
+  args.includes('--out') ? args[args.indexOf('--out') + 1] : path.join(packageRoot(), 'bench', 'out'),
 );
 const intervalMs = quick ? 2000 : 4000;
 

@@ -2,17 +2,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../src/core/package.js';
 
 /** The compiled CLI entry point (dist/src/cli/main.js). */
-export const MAIN = path.join(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  'src',
-  'cli',
-  'main.js',
-);
+export const MAIN = path.join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 
 /** A free TCP port on 127.0.0.1 (free when returned; tests bind it right away). */
 export async function freePort(): Promise<number> {

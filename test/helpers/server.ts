@@ -2,9 +2,6 @@
  * Test helpers: real Nereid servers on real ports over real model repositories, and an HTTP client
  * for the KServe v2 JSON and binary forms.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import {
   defaultServeSettings,
   startServer,
@@ -12,13 +9,6 @@ import {
   type ServeSettings,
 } from '../../src/serve.js';
 import { createLogger, defaultLogSettings, silentLogger } from '../../src/core/logger.js';
-
-/** A fresh temporary directory, removed at process exit. */
-export function tempDir(prefix = 'nereid-test-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** A started in-process server plus its base URLs. */
 export interface TestServer extends RunningServer {

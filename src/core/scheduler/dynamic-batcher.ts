@@ -26,6 +26,7 @@ import type { ModelInstance } from '../backend.js';
 import { invalidArg, TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, ParameterValue } from '../request.js';
 import type { ModelStats } from '../stats.js';
+import type { ClockHandle, SchedulerClock } from './clock.js';
 import { InstancePool, type BatchDecision } from './instance-pool.js';
 import { Fifo } from './queue.js';
 import type { QueuedRequest } from './scheduler.js';
@@ -37,7 +38,7 @@ interface Entry {
   /** Inputs' non-batch shapes, for telling which requests can share a batch. */
   shapeKey: string;
   /** Its queue-timeout timer, if its policy has a timeout. */
-  timer: NodeJS.Timeout | undefined;
+  timer: ClockHandle | undefined;
   /** `preserve_ordering`: its result while earlier requests' results are still outstanding. */
   result: ExecuteResult | undefined;
   queueMs: number;
@@ -115,13 +116,16 @@ export class DynamicBatcher extends InstancePool {
   /**
    * @param config the model config (with `dynamic_batching` and `max_batch_size > 0`).
    * @param instances the scheduled model instances.
+   * @param stats where executions are recorded.
+   * @param clock time and timers (a virtual clock in unit tests).
    */
   constructor(
     private readonly config: ModelConfig,
     instances: ModelInstance[],
     stats: ModelStats,
+    clock?: SchedulerClock,
   ) {
-    super(instances, stats);
+    super(instances, stats, clock);
     this.settings = config.dynamic_batching!;
     const levels = Math.max(1, this.settings.priority_levels);
     this.policies = Array.from(
@@ -181,10 +185,10 @@ export class DynamicBatcher extends InstancePool {
       queueMs: 0,
     };
     if (timeout > 0) {
-      e.timer = setTimeout(() => this.expire(q, policy), timeout / 1000);
+      e.timer = this.clock.setTimeout(() => this.expire(q, policy), timeout / 1000, true);
       const detach = q.detach;
       q.detach = () => {
-        if (e.timer) clearTimeout(e.timer);
+        if (e.timer) this.clock.clearTimeout(e.timer);
         detach?.();
       };
     }

@@ -7,6 +7,7 @@ import type { ModelInstance } from '../backend.js';
 import { asTritonError, TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, ExecuteTimings } from '../request.js';
 import type { ModelStats } from '../stats.js';
+import { REAL_CLOCK, type ClockHandle, type SchedulerClock } from './clock.js';
 import type { QueuedRequest, Scheduler } from './scheduler.js';
 
 /**
@@ -22,16 +23,18 @@ export abstract class InstancePool implements Scheduler {
   private readonly free: ModelInstance[];
   private running = 0;
   private idleWaiters: Array<() => void> = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockHandle | undefined;
   private timerAt = Infinity;
 
   /**
    * @param instances the model's scheduled (non-passive) instances.
    * @param stats where executions are recorded.
+   * @param clock time and timers (a virtual clock in unit tests).
    */
   constructor(
     instances: ModelInstance[],
     protected readonly stats: ModelStats,
+    protected readonly clock: SchedulerClock = REAL_CLOCK,
   ) {
     this.free = instances.slice().reverse();
   }
@@ -83,7 +86,7 @@ export abstract class InstancePool implements Scheduler {
   protected fail(q: QueuedRequest, error: TritonError): void {
     if (!this.withdraw(q)) return;
     q.detach?.();
-    this.deliver(q, error, performance.now() - q.enqueuedAt);
+    this.deliver(q, error, this.clock.now() - q.enqueuedAt);
     this.checkIdle();
   }
 
@@ -96,7 +99,7 @@ export abstract class InstancePool implements Scheduler {
   protected dispatch(): void {
     if (this.dispatchQueued) return;
     this.dispatchQueued = true;
-    setImmediate(() => {
+    this.clock.setImmediate(() => {
       this.dispatchQueued = false;
       this.dispatchNow();
     });
@@ -105,7 +108,7 @@ export abstract class InstancePool implements Scheduler {
   /** Hands batches to free instances until none is free, nothing waits, or the batcher waits. */
   private dispatchNow(): void {
     while (this.free.length > 0 && this.pending() > 0) {
-      const now = performance.now();
+      const now = this.clock.now();
       const next = this.free[this.free.length - 1];
       const decision = this.nextBatch(now, this.free.length, next.executeSeveral !== undefined);
       if (!decision) break;
@@ -123,32 +126,35 @@ export abstract class InstancePool implements Scheduler {
     }
   }
 
-  /** Runs dispatch again at `at` (ms, performance.now() clock); keeps the earliest pending wake-up. */
+  /** Runs dispatch again at `at` (ms, the clock's `now()`); keeps the earliest pending wake-up. */
   protected wakeAt(at: number): void {
     if ((this.timer || this.immediate) && this.timerAt <= at) return;
     this.clearWake();
     this.timerAt = at;
-    const remaining = at - performance.now();
+    const remaining = at - this.clock.now();
     if (remaining < 1) {
       // Node's timers tick in whole milliseconds: the last fraction is waited on the event loop.
       this.poll();
       return;
     }
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.dispatch();
-    }, Math.floor(remaining));
     // The listeners keep the process alive; a pending wake-up alone must not.
-    this.timer.unref();
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.dispatch();
+      },
+      Math.floor(remaining),
+      false,
+    );
   }
 
-  private immediate: NodeJS.Immediate | undefined;
+  private immediate: ClockHandle | undefined;
 
   private poll(): void {
-    this.immediate = setImmediate(() => {
+    this.immediate = this.clock.setImmediate(() => {
       this.immediate = undefined;
-      if (performance.now() >= this.timerAt) {
+      if (this.clock.now() >= this.timerAt) {
         this.timerAt = Infinity;
         this.dispatch();
       } else {
@@ -161,8 +167,8 @@ export abstract class InstancePool implements Scheduler {
   }
 
   private clearWake(): void {
-    if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    if (this.immediate) this.clock.clearImmediate(this.immediate);
     this.immediate = undefined;
     this.timer = undefined;
     this.timerAt = Infinity;
@@ -187,7 +193,7 @@ export abstract class InstancePool implements Scheduler {
     requests: QueuedRequest[],
   ): Promise<void> {
     this.running++;
-    const start = performance.now();
+    const start = this.clock.now();
     try {
       const outcomes = await executeSeveral(requests.map((q) => [q.request]));
       // A request waited in the queue, then behind the executions before it in the bundle.
@@ -215,7 +221,7 @@ export abstract class InstancePool implements Scheduler {
 
   private async run(instance: ModelInstance, batch: QueuedRequest[]): Promise<void> {
     this.running++;
-    const start = performance.now();
+    const start = this.clock.now();
     try {
       const { results, timings } = await instance.execute(batch.map((q) => q.request));
       const size = batch.reduce((n, q) => n + q.batchSize, 0);
@@ -266,7 +272,7 @@ export abstract class InstancePool implements Scheduler {
   rejectQueued(error: TritonError): void {
     for (const q of this.takeAll()) {
       q.detach?.();
-      this.deliver(q, error, performance.now() - q.enqueuedAt);
+      this.deliver(q, error, this.clock.now() - q.enqueuedAt);
     }
     this.checkIdle();
   }
