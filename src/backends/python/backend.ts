@@ -25,7 +25,8 @@ import type { ModelConfig } from '../../protocol/model-config/types.js';
 import type { Backend, InstancePlacement, ModelInstance, ModelLoadContext } from '../../core/backend.js';
 import { packageRoot } from '../../core/package.js';
 import { TritonError } from '../../protocol/errors.js';
-import { PythonInstance, runAutoComplete } from './instance.js';
+import { PythonInstance } from './instance.js';
+import { runAutoComplete } from './stub.js';
 
 /** Backend config key naming the interpreter. */
 export const PYTHON_EXECUTABLE_KEY = 'python-executable';
