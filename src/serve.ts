@@ -170,7 +170,7 @@ export interface RunningServer {
  * pretenuring; 0.3 MB, 2 ms and none without. README "Performance" has the throughput figures.
  * This changes a V8 flag at run time (`v8.setFlagsFromString`); it only affects GC heuristics.
  */
-export function disablePretenuring(): void {
+function disablePretenuring(): void {
   v8.setFlagsFromString('--no-allocation-site-pretenuring');
 }
 

@@ -576,7 +576,7 @@ export function statusString(e: TritonError): string {
  * Triton's model name check for loads (`ValidateModelName`).
  * @throws TritonError INVALID_ARG for an empty, blank or path-like name.
  */
-export function validateModelName(name: string): void {
+function validateModelName(name: string): void {
   if (name === '') throw new TritonError('INVALID_ARG', 'model name must not be empty');
   if (name.trim() === '')
     throw new TritonError('INVALID_ARG', 'model name must not contain only whitespace characters');

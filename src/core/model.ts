@@ -110,7 +110,7 @@ export function normalizeConfig(
  * GPU for KIND_GPU), named `<group name>_<index within the group>`; passive instances are created
  * but not scheduled.
  */
-export function instancePlacements(config: ModelConfig): Array<InstancePlacement & { passive: boolean }> {
+function instancePlacements(config: ModelConfig): Array<InstancePlacement & { passive: boolean }> {
   const out: Array<InstancePlacement & { passive: boolean }> = [];
   for (const g of config.instance_group) {
     const devices = g.kind === 'KIND_GPU' && g.gpus.length > 0 ? g.gpus : [0];

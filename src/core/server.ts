@@ -31,7 +31,7 @@ export { statusString } from './model-manager.js';
 export type { ModelControlMode, ModelLoadParameters, ModelState } from './model-manager.js';
 
 /** The protocol extensions Nereid implements (server metadata `extensions`, in Triton's order). */
-export const EXTENSIONS = [
+const EXTENSIONS = [
   'classification',
   'model_repository',
   'model_repository(unload_dependents)',
@@ -478,7 +478,7 @@ export class InferenceServer {
 }
 
 /** Formats rows as Triton's ASCII tables (common `src/table_printer.cc`). */
-export function formatTable(header: string[], rows: string[][]): string {
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = '+' + widths.map((w) => '-'.repeat(w + 2)).join('+') + '+';
   const row = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i])).join(' | ') + ' |';

@@ -7,7 +7,7 @@
  * Keeping one layout end to end lets the HTTP binary body, gRPC `raw_input_contents` and the
  * model-instance workers share buffers without re-encoding.
  */
-import { type Datatype, elementByteSize, shapeElementCount } from '../protocol/datatypes.js';
+import type { Datatype } from '../protocol/datatypes.js';
 
 /** A named tensor. `data` holds the raw bytes described in this module's comment. */
 export interface Tensor {
@@ -19,12 +19,6 @@ export interface Tensor {
   shape: number[];
   /** Raw bytes (see module comment). May be a view into a larger buffer. */
   data: Uint8Array;
-}
-
-/** Expected byte size of a fixed-size tensor of `shape`, or undefined for BYTES. */
-export function expectedByteSize(datatype: Datatype, shape: readonly number[]): number | undefined {
-  const size = elementByteSize(datatype);
-  return size === 0 ? undefined : size * shapeElementCount(shape);
 }
 
 /** Formats a shape as Triton prints it in messages: `[-1,16]`. */

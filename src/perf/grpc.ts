@@ -13,7 +13,7 @@ import { PerfError } from './options.js';
 import { ControlClient, httpBaseUrl, type InferTransport, type Recorder } from './transport.js';
 
 /** `host:port` of a `-u` value for gRPC (`host:port` or `grpc://host:port`). */
-export function grpcHostPort(url: string): string {
+function grpcHostPort(url: string): string {
   const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(url);
   if (m && m[1].toLowerCase() !== 'grpc') {
     throw new PerfError(`-u ${url}: with -i grpc give host:port or grpc://host:port`);

@@ -64,7 +64,7 @@ export class ConcurrencyLoad implements LoadGenerator {
 }
 
 /** Most requests in flight in request-rate mode (HTTP sockets); later ones wait for a free connection. */
-export const RATE_MAX_IN_FLIGHT = 256;
+const RATE_MAX_IN_FLIGHT = 256;
 
 /**
  * A request sent more than this many ms after its scheduled time counts as delayed (Node.js timers

@@ -88,7 +88,7 @@ export function passLine(n: number, w: PerfStatus, percentile: number | undefine
 }
 
 /** Share of delayed requests (%) above which the request-rate warning is printed. */
-export const DELAY_PCT_THRESHOLD = 1;
+const DELAY_PCT_THRESHOLD = 1;
 
 /** The "  Client:" and "  Server:" sections of one load level. */
 export function levelLines(

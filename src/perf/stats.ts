@@ -75,7 +75,7 @@ export interface PerfStatus {
 const NS_PER_MS = 1e6;
 
 /** Average of `totalNs` over `count`, in whole µs (0 when count is 0), as perf_analyzer's AverageDurationInUs. */
-export function avgUs(totalNs: number, count: number): number {
+function avgUs(totalNs: number, count: number): number {
   return count === 0 ? 0 : Math.floor(totalNs / (count * 1000));
 }
 

@@ -246,7 +246,7 @@ export class HttpTransport implements InferTransport {
 }
 
 /** `HTTP <status>: <error>` from an error reply (`{"error": "..."}` or plain text). */
-export function httpErrorMessage(status: number, body: Buffer): string {
+function httpErrorMessage(status: number, body: Buffer): string {
   const text = body.toString('utf8');
   try {
     const j = JSON.parse(text);

@@ -41,11 +41,6 @@ export interface S3Location {
   endpoint?: string;
 }
 
-/** True for `s3://`, `gs://` and `as://` repository paths. */
-export function isCloudLocation(location: string): boolean {
-  return /^(s3|gs|as):\/\//.test(location);
-}
-
 function prefixOf(p: string | undefined): string {
   const t = (p ?? '').replace(/^\/+|\/+$/g, '');
   return t ? `${t}/` : '';
@@ -55,7 +50,7 @@ function prefixOf(p: string | undefined): string {
  * Parses `s3://[http(s)://host:port/]bucket[/path]` (Triton's forms; host and port go together).
  * @throws Error naming the URL and the expected forms.
  */
-export function parseS3Url(url: string): S3Location {
+function parseS3Url(url: string): S3Location {
   const withHost = /^s3:\/\/(?:(https?):\/\/)?([^/:]+):([0-9]+)\/([^/]+)(?:\/(.*))?$/.exec(url);
   if (withHost) {
     return {
@@ -74,14 +69,14 @@ export function parseS3Url(url: string): S3Location {
 }
 
 /** Parses `gs://bucket[/path]`. @throws Error for another form. */
-export function parseGcsUrl(url: string): { bucket: string; prefix: string } {
+function parseGcsUrl(url: string): { bucket: string; prefix: string } {
   const m = /^gs:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
   if (!m) throw new Error(`invalid GCS model repository '${url}': expected gs://bucket/path`);
   return { bucket: m[1], prefix: prefixOf(m[2]) };
 }
 
 /** Parses `as://account/container[/path]`. @throws Error for another form. */
-export function parseAzureUrl(url: string): { account: string; container: string; prefix: string } {
+function parseAzureUrl(url: string): { account: string; container: string; prefix: string } {
   const m = /^as:\/\/([^/]+)\/([^/]+)(?:\/(.*))?$/.exec(url);
   if (!m) throw new Error(`invalid Azure model repository '${url}': expected as://account/container/path`);
   return { account: m[1], container: m[2], prefix: prefixOf(m[3]) };

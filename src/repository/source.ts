@@ -87,7 +87,7 @@ export class LocalRepository implements RepositorySource {
  * A fingerprint of a folder's tree: every entry's relative path, size and modification time (ns),
  * following symbolic links, hashed. Unreadable entries count as absent.
  */
-export function fingerprintDir(dir: string): string {
+function fingerprintDir(dir: string): string {
   const hash = createHash('sha1');
   const walk = (rel: string, depth: number) => {
     let names: string[];

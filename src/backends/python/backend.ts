@@ -29,14 +29,14 @@ import { PythonInstance } from './instance.js';
 import { runAutoComplete } from './stub.js';
 
 /** Backend config key naming the interpreter. */
-export const PYTHON_EXECUTABLE_KEY = 'python-executable';
+const PYTHON_EXECUTABLE_KEY = 'python-executable';
 /** Backend config key of the start-up/initialize/finalize timeout, in seconds. */
-export const STUB_TIMEOUT_KEY = 'stub-timeout-seconds';
+const STUB_TIMEOUT_KEY = 'stub-timeout-seconds';
 /** Default of `stub-timeout-seconds`. */
-export const DEFAULT_STUB_TIMEOUT_S = 300;
+const DEFAULT_STUB_TIMEOUT_S = 300;
 
 /** `python/` of this package: where nereid_stub.py and triton_python_backend_utils.py live. */
-export function pythonDir(): string {
+function pythonDir(): string {
   const dir = path.join(packageRoot(), 'python');
   if (!fs.existsSync(path.join(dir, 'nereid_stub.py'))) {
     throw new TritonError('INTERNAL', `cannot find nereid_stub.py in ${dir}`);
@@ -66,7 +66,7 @@ function hasNumpy(python: string): boolean {
  * PATH that does.
  * @throws TritonError UNAVAILABLE saying how to install one or choose another.
  */
-export function defaultPython(): string {
+function defaultPython(): string {
   const candidates = ['/usr/bin/python3'];
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir) candidates.push(path.join(dir, 'python3'));
@@ -85,7 +85,7 @@ export function defaultPython(): string {
  * @throws TritonError INVALID_ARG for an EXECUTION_ENV_PATH that is a tarball or has no
  *   bin/python3, or a python-executable that does not exist.
  */
-export function resolveInterpreter(
+function resolveInterpreter(
   config: ModelConfig,
   ctx: ModelLoadContext,
 ): { python: string; env: NodeJS.ProcessEnv } {
@@ -134,7 +134,7 @@ export function resolveInterpreter(
 }
 
 /** `stub-timeout-seconds` in ms. @throws TritonError INVALID_ARG when it is not a positive number. */
-export function stubTimeoutMs(ctx: ModelLoadContext): number {
+function stubTimeoutMs(ctx: ModelLoadContext): number {
   const raw = ctx.backendConfig[STUB_TIMEOUT_KEY];
   if (raw === undefined) return DEFAULT_STUB_TIMEOUT_S * 1000;
   const s = Number(raw);

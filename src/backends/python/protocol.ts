@@ -48,7 +48,7 @@ import type { ErrorCode } from '../../protocol/errors.js';
 import type { Tensor } from '../../core/tensor.js';
 
 /** Bytes before the meta JSON. */
-export const PREFIX_BYTES = 12;
+const PREFIX_BYTES = 12;
 
 /** TRITONSERVER_Error_Code numbers → the core's error codes. */
 export const ERROR_CODES: readonly ErrorCode[] = [

@@ -35,7 +35,7 @@ import {
 } from '../../protocol/grpc/tensors.js';
 
 /** The request parameter keys starting with `triton_` that clients may send (Triton's list). */
-export const TRITON_RESERVED_REQUEST_PARAMS = ['triton_enable_empty_final_response'] as const;
+const TRITON_RESERVED_REQUEST_PARAMS = ['triton_enable_empty_final_response'] as const;
 
 /** A decoded ModelInferRequest and whether its bytes live in a buffer of their own. */
 export interface DecodedInfer {

@@ -108,9 +108,7 @@ type RepositoryParameter = {
  * `file:<path>` a bytes_param (Triton's checks and messages); other keys are ignored.
  * @throws TritonError INVALID_ARG naming the parameter.
  */
-export function loadParameters(
-  parameters: Record<string, RepositoryParameter> | undefined,
-): ModelLoadParameters {
+function loadParameters(parameters: Record<string, RepositoryParameter> | undefined): ModelLoadParameters {
   const out: ModelLoadParameters = {};
   for (const [key, v] of Object.entries(parameters ?? {})) {
     if (key === 'config') {

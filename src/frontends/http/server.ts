@@ -55,7 +55,7 @@ const REPOSITORY_ROUTE = /^\/v2\/repository(?:\/([^/]+))?\/(index|models\/([^/]+
  * model configuration) and `file:<path>` (base64 file contents); other keys are ignored, as Triton.
  * @throws TritonError INVALID_ARG naming the parameter and the type it needs.
  */
-export function parseLoadParameters(parameters: unknown): ModelLoadParameters {
+function parseLoadParameters(parameters: unknown): ModelLoadParameters {
   if (parameters === undefined || parameters === null) return {};
   if (typeof parameters !== 'object' || Array.isArray(parameters))
     throw new TritonError('INVALID_ARG', "'parameters' must be a JSON object");
@@ -107,7 +107,7 @@ function sendStatus(res: http.ServerResponse, ok: boolean): void {
 }
 
 /** The response encoding the client accepts best: gzip, deflate or identity (q-values honoured). */
-export function pickEncoding(accept: string | undefined): 'gzip' | 'deflate' | 'identity' {
+function pickEncoding(accept: string | undefined): 'gzip' | 'deflate' | 'identity' {
   if (!accept) return 'identity';
   let best: 'gzip' | 'deflate' | 'identity' = 'identity';
   let bestQ = 0;

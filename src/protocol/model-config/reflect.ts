@@ -157,12 +157,12 @@ export function integerToNumber(scalar: IntegerType, value: bigint): number {
 }
 
 /** lowerCamelCase JSON name of a proto field name, as protoc derives it. */
-export function toJsonName(name: string): string {
+function toJsonName(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
 /** The proto3 default of a scalar type (a fresh Buffer for bytes). */
-export function scalarDefault(scalar: ScalarType): number | boolean | string | Buffer {
+function scalarDefault(scalar: ScalarType): number | boolean | string | Buffer {
   switch (scalar) {
     case 'bool':
       return false;
@@ -176,7 +176,7 @@ export function scalarDefault(scalar: ScalarType): number | boolean | string | B
 }
 
 /** Name of the enum value numbered 0 (the proto3 default), or the first value. */
-export function enumDefault(enumType: protobuf.Enum): string {
+function enumDefault(enumType: protobuf.Enum): string {
   return enumType.valuesById[0] ?? Object.keys(enumType.values)[0] ?? '';
 }
 

@@ -5,9 +5,6 @@
 import protobuf from 'protobufjs';
 import { MODEL_CONFIG_PROTO } from './model_config_proto.js';
 
-/** File name other protos use to import the schema (`import "model_config.proto";`). */
-export const MODEL_CONFIG_PROTO_FILENAME = 'model_config.proto';
-
 /**
  * Parses the embedded model_config.proto into `root` (a new Root by default)
  * with `keepCase: true`, so other protos (e.g. grpc_service.proto, which
