@@ -134,8 +134,9 @@ function fromBackend(e: TritonError): TritonError {
 
 /**
  * Wraps a model instance for what the core observes at execution: errors it returns or throws get
- * failure reason BACKEND (unless they carry one already, e.g. CANCELED), and traced requests get COMPUTE_START, COMPUTE_INPUT_END, COMPUTE_OUTPUT_START and
- * COMPUTE_END (the middle two placed from the instance's ExecuteTimings). One `.then` per execution.
+ * failure reason BACKEND (unless they carry one already, e.g. CANCELED), and traced requests get
+ * COMPUTE_START, COMPUTE_INPUT_END, COMPUTE_OUTPUT_START and COMPUTE_END (the middle two placed
+ * from the instance's ExecuteTimings). One `.then` per execution.
  */
 function observedInstance(instance: ModelInstance): ModelInstance {
   const observe = (
@@ -205,6 +206,19 @@ function traceCompute(
   }
 }
 
+/**
+ * Unloads the instances of a version that failed to load. Their unload errors are logged; the load
+ * error stays the one reported.
+ */
+async function unloadAfterFailedLoad(instances: ModelInstance[], ctx: ModelLoadContext): Promise<void> {
+  const settled = await Promise.allSettled(instances.map((i) => i.unload()));
+  settled.forEach((s, i) => {
+    if (s.status === 'rejected') {
+      ctx.logger.error(`instance '${instances[i].name}' did not unload: ${asTritonError(s.reason).message}`);
+    }
+  });
+}
+
 /** A loaded, servable model version. */
 export class ModelVersion {
   readonly stats = new ModelStats();
@@ -270,14 +284,14 @@ export class ModelVersion {
       await backend.validate?.(config, ctx, instances);
       await runWarmup(config, instances, ctx.modelDir);
     } catch (e) {
-      await Promise.allSettled(instances.map((i) => i.unload())); // the load error is the one to report
+      await unloadAfterFailedLoad(instances, ctx);
       throw e;
     }
     const scheduled = instances.filter((_, i) => !placements[i].passive);
     try {
       return new ModelVersion(config, ctx.version, instances, scheduled, ctx.modelDir);
     } catch (e) {
-      await Promise.allSettled(instances.map((i) => i.unload())); // the load error is the one to report
+      await unloadAfterFailedLoad(instances, ctx);
       throw new TritonError('INVALID_ARG', `unable to load model '${ctx.name}': ${(e as Error).message}`);
     }
   }

@@ -12,7 +12,7 @@ export interface QueuedRequest {
   request: InferenceRequest;
   /** Its batch size (first dim of its inputs for a batching model, else 1). */
   batchSize: number;
-  /** `performance.now()` in ms when it was enqueued. */
+  /** When it was enqueued, in ms on the scheduler's clock (`performance.now()` outside unit tests). */
   enqueuedAt: number;
   /** Called exactly once with the request's outputs or error, and the ms it spent queued. */
   done(result: ExecuteResult, queueMs: number): void;
