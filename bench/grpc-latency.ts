@@ -7,7 +7,7 @@
  * - latency: `simple` (INT32 [1,16] add/sub), N sequential requests after a warm-up, p50/p99 in µs;
  * - throughput: C requests kept in flight for S seconds (unary calls on each protocol, plus one
  *   gRPC ModelStreamInfer stream with C requests outstanding), requests/s and p50/p99;
- * - with `--finalnet` (needs the FinalNet generator, see bench/models.ts): FinalNet_onnx at batch
+ * - with `--finalnet` (needs the FinalNet generator, see support/models.ts): FinalNet_onnx at batch
  *   8192 (39 INT64 inputs, ~2.5 MB per request), sequential latency and throughput at concurrency 4.
  *
  * The server runs as a child process (`nereid --model-repository … --http-port … --grpc-port …`).

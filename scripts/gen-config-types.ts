@@ -3,7 +3,7 @@
 // proto text) from src/protocol/model-config/model_config.proto.
 //
 // Usage: npm run build && node dist/scripts/gen-config-types.js
-// test/config-gen.test.ts checks that the committed files are up to date.
+// test/unit/config-gen.test.ts checks that the committed files are up to date.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -167,7 +167,7 @@ export interface RunningServer {
  * mark-compact to be freed. Measured on FinalNet with batch-1 requests at concurrency 64 and the
  * dynamic batcher (whose bookkeeping lives on the requests, not in a Map keyed by them): ~3.5 MB
  * promoted per scavenge, ~5 ms scavenge pauses and a mark-compact every ~0.5 s with
- * pretenuring; 0.3 MB, 2 ms and none without. README "Performance" has the throughput figures.
+ * pretenuring; 0.3 MB, 2 ms and none without. bench/README.md has the throughput figures.
  * This changes a V8 flag at run time (`v8.setFlagsFromString`); it only affects GC heuristics.
  */
 function disablePretenuring(): void {

@@ -4,7 +4,7 @@
  * TRITON_AWS_MOUNT_DIRECTORY) and Azure Blob through Azurite (`as://devstoreaccount1/container/path`,
  * AZURE_STORAGE_CONNECTION_STRING, local copy in a temporary folder). Each repository loads, serves,
  * and in poll mode picks up a new version and a changed config from the store. (Google Cloud Storage
- * has no emulator installable from npm; its code path is not exercised here — see the README.)
+ * has no emulator installable from npm; its code path is not exercised here — see docs/model-management.md, "Cloud repositories".)
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
