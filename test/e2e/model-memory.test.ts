@@ -2,16 +2,34 @@
  * Repeated load/unload releases what a model holds: a server in explicit mode loads FinalNet (72 MB of
  * ONNX weights; one instance, no warmup), runs one inference and unloads it, 50 times.
  *
+ * The promise, with glibc's static trim and mmap thresholds (`MALLOC_TRIM_THRESHOLD_=65536`,
+ * `MALLOC_MMAP_THRESHOLD_=65536`, which Nereid's launchers set: the `nereid` bin, `npm start`,
+ * `npm test`):
+ *
+ * - Resident memory (RSS) after cycle 50 is within 6.5 % of its level after cycle 1. Measured on
+ *   2 cores (glibc 2.36, Node 20, onnxruntime-node 1.29.0) after ONNX Runtime's telemetry was
+ *   switched off (src/backends/onnxruntime/telemetry.ts), running this file alone 20 times: growth
+ *   −5.8 to +4.2 % (mean 0.0 %), −0.3 to +2.1 MiB from cycle 10 to 50. The bound is the largest
+ *   growth seen, 4.2 %, times 1.5 (6.3 %), rounded up. 20 more runs with the bound in place all
+ *   passed: −5.9 to +3.8 %, −0.8 to +2.5 MiB from cycle 10 to 50. Most of the spread is in the
+ *   cycle-1 reading (up to ~6 MiB of freed malloc memory of a Node/V8 helper thread is still
+ *   resident then or already trimmed) and the ~1–2 MiB V8's heap and code take in the first ten
+ *   cycles. Before the fix this file grew −3.9 to +8.6 % in five runs (+2.0 to +7.3 MiB from cycle
+ *   10 to 50) and failed the earlier 10 % bound in two of eight full test runs (10.3 %, 11.1 %):
+ *   ONNX Runtime's telemetry started threads at random moments, which moved later instance threads
+ *   into other glibc malloc arenas, each arena left behind keeping 2–2.5 MiB of freed memory.
+ *   A model that stays resident fails: one 72 MB buffer kept after the 25th unload took RSS from
+ *   99.4 MiB (cycle 10) to 172.6 MiB (cycle 50). The test also checks that the bound stays below
+ *   one model's size.
  * - The JS heap after a forced GC stays within 10 % of its size after cycle 10 (the first cycles
- *   add ~1 MiB of compiled code and caches: 11.7 MiB after cycle 1, ~12.6 after cycle 10, then
- *   flat): sessions, worker threads, schedulers, timers, listeners and buffers are not kept referenced.
- * - Resident memory (RSS) after cycle 50 is within 10 % of its level after cycle 1. That holds with
- *   glibc's static trim and mmap thresholds (`MALLOC_TRIM_THRESHOLD_=65536`,
- *   `MALLOC_MMAP_THRESHOLD_=65536`), which Nereid's launchers set
- *   (the `nereid` bin, `npm start`, `npm test`): with glibc's default dynamic threshold, memory freed
- *   by exited worker threads stays mapped and RSS climbs 30–50 MB per step over the first cycles
- *   (see the README's "Memory" section). Without the variable the test checks only that RSS grows
- *   less than one model size (72 MB) between cycles 10 and 50 — a leaked session adds ≥ 72 MB a cycle.
+ *   add ~1 MiB of compiled code and caches: 12.0 MiB after cycle 1, 13.1 after cycle 10, 13.7
+ *   after cycle 50; +3.5 to +4.9 % in the 40 runs): sessions, worker threads, schedulers,
+ *   timers, listeners and buffers are not kept referenced.
+ *
+ * Without the malloc variables (glibc's default dynamic threshold), memory freed by exited worker
+ * threads stays mapped: RSS sits 65–75 MiB higher (one run after the fix: 174.9 MiB after cycle 1,
+ * 165.3 after cycle 10, 166.1 after cycle 50). The test then checks only that RSS grows less than
+ * one model size (72 MB) between cycles 10 and 50 — a leaked session adds ≥ 72 MB a cycle.
  *
  * Needs FinalNet like finalnet.test.ts (Debian's python3-torch/python3-onnx; skipped outside CI when
  * they are missing).
@@ -29,6 +47,12 @@ import { tempDir } from '../../support/temp-dir.js';
 const problem = process.env.CI ? undefined : generatorProblem();
 const CYCLES = 50;
 const MODEL_BYTES = 72 * 1024 * 1024;
+/** RSS growth allowed from cycle 1 to cycle 50 (see the top comment for the measurements behind it). */
+const RSS_GROWTH_BOUND = 0.065;
+/** JS heap growth allowed from cycle 10 to cycle 50. */
+const HEAP_GROWTH_BOUND = 0.1;
+/** ONNX Runtime's telemetry switch as the test found it (the backend sets `1` unless it is set). */
+const telemetryPreset = process.env.ORT_DISABLE_TELEMETRY;
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -63,7 +87,9 @@ describe('model load/unload memory', { skip: problem }, () => {
 
   after(() => server?.stop());
 
-  test(`FinalNet loaded and unloaded ${CYCLES} times: nothing stays referenced, RSS back within 10 %`, async () => {
+  test(`FinalNet loaded and unloaded ${CYCLES} times: nothing stays referenced, RSS back within ${RSS_GROWTH_BOUND * 100} %`, async () => {
+    // The fix for the RSS creep: ONNX Runtime's telemetry is off in the server's process.
+    assert.equal(process.env.ORT_DISABLE_TELEMETRY, telemetryPreset ?? '1');
     const cycle = async () => {
       const load = await http(server.url, 'POST', '/v2/repository/models/FinalNet_onnx/load');
       assert.equal(load.status, 200, JSON.stringify(load.body));
@@ -105,15 +131,17 @@ describe('model load/unload memory', { skip: problem }, () => {
         `cycle ${CYCLES} ${mib(last.heapUsed)} MiB ` +
         `(${(heapGrowth * 100).toFixed(1)} %); RSS at cycles 1, 10, …, ${CYCLES}: ${rss.map(mib).join(', ')} MiB`,
     );
-    assert.ok(heapGrowth <= 0.1, `JS heap grew ${(heapGrowth * 100).toFixed(1)} %`);
+    assert.ok(heapGrowth <= HEAP_GROWTH_BOUND, `JS heap grew ${(heapGrowth * 100).toFixed(1)} %`);
     assert.ok(
       last.rss - tenth.rss < MODEL_BYTES,
       `RSS grew ${mib(last.rss - tenth.rss)} MiB between cycle 10 and ${CYCLES}`,
     );
     if (process.env.MALLOC_TRIM_THRESHOLD_) {
+      // The bound must stay able to catch one model that stays resident.
+      assert.ok(RSS_GROWTH_BOUND * first.rss < MODEL_BYTES, `RSS bound too loose for ${mib(first.rss)} MiB`);
       const rssGrowth = (last.rss - first.rss) / first.rss;
       assert.ok(
-        rssGrowth <= 0.1,
+        rssGrowth <= RSS_GROWTH_BOUND,
         `RSS grew ${(rssGrowth * 100).toFixed(1)} % from cycle 1 to ${CYCLES}: ${rss.map(mib).join(', ')} MiB`,
       );
     }

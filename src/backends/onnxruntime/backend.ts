@@ -1,7 +1,8 @@
 /**
  * The ONNX Runtime backend (`backend: "onnxruntime"`, `platform: "onnxruntime_onnx"`), after Triton's
  * onnxruntime_backend: auto-complete of the config from the model, validation of config against
- * model, one session per model instance in its own worker thread.
+ * model, one session per model instance in its own worker thread. ONNX Runtime's own telemetry is
+ * switched off for the process unless the user set `ORT_DISABLE_TELEMETRY` (see telemetry.ts).
  */
 import * as fs from 'node:fs';
 import { newConfigMessage } from '../../protocol/model-config/index.js';
@@ -19,6 +20,7 @@ import { formatShape } from '../../core/tensor.js';
 import { OrtInstance } from './instance.js';
 import type { GraphTensor, TensorSpec } from './protocol.js';
 import { cudaUnavailable, sessionOptions, threadPolicy } from './session-options.js';
+import { disableOrtTelemetry } from './telemetry.js';
 import { fromOrtType } from './types.js';
 
 type Graph = { inputs: GraphTensor[]; outputs: GraphTensor[] };
@@ -43,6 +45,12 @@ export class OnnxRuntimeBackend implements Backend {
   readonly name = 'onnxruntime';
   readonly defaultModelFilename = 'model.onnx';
   private readonly graphs = new Map<string, Promise<Graph>>();
+
+  constructor() {
+    // At server start rather than at the first load, so that the whole process (and what it
+    // starts) runs with one setting from the beginning (see telemetry.ts).
+    disableOrtTelemetry();
+  }
 
   /** Reads the graph's inputs and outputs (one short-lived session per model file version). */
   private graphOf(ctx: ModelLoadContext): Promise<Graph> {

@@ -21,6 +21,7 @@ import {
   type WorkerData,
   type WorkerInit,
 } from './protocol.js';
+import { disableOrtTelemetry } from './telemetry.js';
 
 const WORKER_URL = new URL('./worker.js', import.meta.url);
 
@@ -189,6 +190,8 @@ export class OrtInstance implements ModelInstance {
     init: WorkerInit,
     outputNames: (r: InferenceRequest) => string[] = () => init.outputs.map((o) => o.name),
   ): Promise<OrtInstance> {
+    // Before the thread can initialise ONNX Runtime (its first session does), see telemetry.ts.
+    disableOrtTelemetry();
     const wake = new SharedArrayBuffer(4);
     const workerData: WorkerData = { ...init, wake };
     const worker = new Worker(WORKER_URL, { workerData, name: `ort:${name}` });
