@@ -3,13 +3,16 @@
  * frontends) from settings. The CLI (`nereid`), the programmatic API (`import { startServer } from
  * 'nereid'`) and tests that need a real server on real sockets all start it here.
  */
+import * as fs from 'node:fs';
 import * as v8 from 'node:v8';
 import { OnnxRuntimeBackend } from './backends/onnxruntime/backend.js';
 import { PythonBackend } from './backends/python/backend.js';
+import { headerForwardRegex } from './core/forwarded-headers.js';
 import { createLogger, type Logger, type LogSettings, defaultLogSettings } from './core/logger.js';
+import type { Restrictions } from './core/restricted.js';
 import { InferenceServer, type ModelControlMode } from './core/server.js';
 import { defaultTraceConfig, TraceManager, type TraceConfig } from './core/trace.js';
-import { GrpcFrontend, type GrpcCompressionLevel } from './frontends/grpc/server.js';
+import { GrpcFrontend, type GrpcCompressionLevel, type GrpcOptions } from './frontends/grpc/server.js';
 import { HttpFrontend } from './frontends/http/server.js';
 import { defaultMetricsConfig, type MetricsConfig } from './frontends/metrics/metrics.js';
 import { MetricsFrontend } from './frontends/metrics/server.js';
@@ -52,6 +55,28 @@ export interface ServeSettings {
   };
   /** `--grpc-infer-response-compression-level` (none). */
   grpcInferResponseCompressionLevel: GrpcCompressionLevel;
+  /** `--grpc-max-connection-age` / `--grpc-max-connection-age-grace` in ms (none). */
+  grpcMaxConnectionAgeMs?: number;
+  grpcMaxConnectionAgeGraceMs?: number;
+  /**
+   * gRPC over TLS (`--grpc-use-ssl`, `--grpc-use-ssl-mutual`, `--grpc-server-cert`,
+   * `--grpc-server-key`, `--grpc-root-cert`): PEM file paths; mutual TLS requires client
+   * certificates signed by the root certificate.
+   */
+  grpcSsl?: { certFile: string; keyFile: string; rootCertFile?: string; mutual: boolean };
+  /** `--http-restricted-api` restrictions (none). */
+  httpRestrictedApis: Restrictions;
+  /** `--grpc-restricted-protocol` restrictions (none; header names include `triton-grpc-protocol-`). */
+  grpcRestrictedProtocols: Restrictions;
+  /** `--http-header-forward-pattern`: regular expression of headers forwarded as request parameters. */
+  httpHeaderForwardPattern?: string;
+  /** `--grpc-header-forward-pattern`: the same for gRPC metadata. */
+  grpcHeaderForwardPattern?: string;
+  /**
+   * `--allow-client-shm` (false): whether clients may register shared-memory regions. Nereid has
+   * no shared-memory extension yet, so it only records the setting.
+   */
+  allowClientShm: boolean;
   /** `--backend-config` settings by backend. */
   backendConfig: Record<string, Record<string, string>>;
   /** Auto-complete model configs (false with `--disable-auto-complete-config` / `--strict-model-config`). */
@@ -66,6 +91,8 @@ export interface ServeSettings {
   modelConfigName?: string;
   /** `--model-load-thread-count` (4). */
   modelLoadThreads: number;
+  /** `--model-load-retry-count` (0): further attempts after a model version fails to load. */
+  modelLoadRetryCount: number;
   /** `--model-control-mode` (none). */
   modelControlMode: ModelControlMode;
   /** `--repository-poll-secs` (15): seconds between repository polls in poll mode. */
@@ -114,12 +141,16 @@ export function defaultServeSettings(): ServeSettings {
       http2MaxPingStrikes: 2,
     },
     grpcInferResponseCompressionLevel: 'none',
+    httpRestrictedApis: {},
+    grpcRestrictedProtocols: {},
+    allowClientShm: false,
     backendConfig: {},
     autoComplete: true,
     strictReadiness: true,
     exitOnError: true,
     exitTimeoutSecs: 30,
     modelLoadThreads: 4,
+    modelLoadRetryCount: 0,
     modelControlMode: 'none',
     repositoryPollSecs: 15,
     startupModels: [],
@@ -156,6 +187,26 @@ export interface RunningServer {
 }
 
 /**
+ * Reads the PEM files of `--grpc-use-ssl`.
+ * @throws Error naming the flag and the file when one cannot be read.
+ */
+function readSsl(ssl: NonNullable<ServeSettings['grpcSsl']>): GrpcOptions['ssl'] {
+  const read = (file: string, flag: string) => {
+    try {
+      return fs.readFileSync(file);
+    } catch (e) {
+      throw new Error(`--${flag}: cannot read '${file}': ${(e as Error).message}`);
+    }
+  };
+  return {
+    cert: read(ssl.certFile, 'grpc-server-cert'),
+    key: read(ssl.keyFile, 'grpc-server-key'),
+    rootCert: ssl.rootCertFile ? read(ssl.rootCertFile, 'grpc-root-cert') : undefined,
+    mutual: ssl.mutual,
+  };
+}
+
+/**
  * Turns off V8's allocation-site pretenuring for this process (process-wide, all threads; called by
  * `startServer`, idempotent).
  *
@@ -187,6 +238,10 @@ function disablePretenuring(): void {
 export async function startServer(options: Partial<ServeSettings>, logger?: Logger): Promise<RunningServer> {
   const settings: ServeSettings = { ...defaultServeSettings(), ...options };
   logger ??= createLogger(settings.log);
+  // What can be wrong with the settings themselves fails before any model loads.
+  const httpForward = headerForwardRegex(settings.httpHeaderForwardPattern, 'http-header-forward-pattern');
+  const grpcForward = headerForwardRegex(settings.grpcHeaderForwardPattern, 'grpc-header-forward-pattern');
+  const grpcSsl = settings.allowGrpc && settings.grpcSsl ? readSsl(settings.grpcSsl) : undefined;
   disablePretenuring();
   const tracer = await TraceManager.create(settings.trace, logger);
   const core = new InferenceServer({
@@ -197,6 +252,7 @@ export async function startServer(options: Partial<ServeSettings>, logger?: Logg
     strictReadiness: settings.strictReadiness,
     modelConfigName: settings.modelConfigName,
     modelLoadThreads: settings.modelLoadThreads,
+    modelLoadRetryCount: settings.modelLoadRetryCount,
     modelControlMode: settings.modelControlMode,
     repositoryPollSecs: settings.repositoryPollSecs,
     startupModels: settings.startupModels,
@@ -233,6 +289,11 @@ export async function startServer(options: Partial<ServeSettings>, logger?: Logg
       http2MinRecvPingIntervalWithoutDataMs: k.http2MinRecvPingIntervalWithoutDataMs,
       http2MaxPingStrikes: k.http2MaxPingStrikes,
       inferResponseCompressionLevel: settings.grpcInferResponseCompressionLevel,
+      maxConnectionAgeMs: settings.grpcMaxConnectionAgeMs,
+      maxConnectionAgeGraceMs: settings.grpcMaxConnectionAgeGraceMs,
+      ssl: grpcSsl,
+      restrictedProtocols: settings.grpcRestrictedProtocols,
+      headerForwardPattern: grpcForward,
     });
     try {
       grpcPort = await grpcFrontend.listen();
@@ -252,6 +313,8 @@ export async function startServer(options: Partial<ServeSettings>, logger?: Logg
       port: settings.httpPort,
       address: settings.httpAddress,
       maxInputSize: settings.httpMaxInputSize,
+      restrictedApis: settings.httpRestrictedApis,
+      headerForwardPattern: httpForward,
     });
     try {
       httpPort = await http.listen();

@@ -83,6 +83,8 @@ export interface ModelManagerOptions {
   modelConfigName?: string;
   /** Models loaded at once (`--model-load-thread-count`). */
   loadThreads: number;
+  /** Further attempts to load a model version that failed to load (`--model-load-retry-count`, 0). */
+  loadRetries?: number;
   mode: ModelControlMode;
   /** Seconds between polls in poll mode (`--repository-poll-secs`); 0 = never. */
   pollSecs: number;
@@ -415,12 +417,23 @@ export class ModelManager {
             if (!fs.existsSync(ctx.modelPath)) {
               throw new TritonError('UNAVAILABLE', `unable to find '${ctx.modelPath}' for model '${name}'`);
             }
-            v.model = await ModelVersion.load(
-              structuredClone(def.config),
-              backend,
-              ctx,
-              this.options.autoComplete,
-            );
+            for (let attempt = 0; ; attempt++) {
+              try {
+                v.model = await ModelVersion.load(
+                  structuredClone(def.config),
+                  backend,
+                  ctx,
+                  this.options.autoComplete,
+                );
+                break;
+              } catch (e) {
+                if (attempt >= (this.options.loadRetries ?? 0)) throw e;
+                log.warn(
+                  `failed to load '${name}' version ${version} (attempt ${attempt + 1}): ` +
+                    `${asTritonError(e).message}; retrying`,
+                );
+              }
+            }
             v.model.loadDurationSecs = (performance.now() - start) / 1000;
             v.state = 'READY';
             log.info(`successfully loaded '${name}' version ${version}`);

@@ -59,6 +59,8 @@ export interface ServerOptions {
   modelConfigName?: string;
   /** Models loaded at once (`--model-load-thread-count`, default 4). */
   modelLoadThreads?: number;
+  /** Further attempts to load a model version that failed (`--model-load-retry-count`, default 0). */
+  modelLoadRetryCount?: number;
   /** `--model-control-mode` (default none; docs/user_guide/model_management.md). */
   modelControlMode?: ModelControlMode;
   /** `--repository-poll-secs`: seconds between repository polls in poll mode (default 15; 0 = never). */
@@ -136,6 +138,7 @@ export class InferenceServer {
       autoComplete: options.autoComplete !== false,
       modelConfigName: options.modelConfigName,
       loadThreads: options.modelLoadThreads ?? 4,
+      loadRetries: options.modelLoadRetryCount ?? 0,
       mode: options.modelControlMode ?? 'none',
       pollSecs: options.repositoryPollSecs ?? 15,
       startupModels: options.startupModels ?? [],

@@ -22,7 +22,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { modelConfigToJson } from '../../protocol/model-config/index.js';
 import { asTritonError, grpcStatusOf, TritonError } from '../../protocol/errors.js';
+import { withForwardedHeaders } from '../../core/forwarded-headers.js';
 import { logSettingsJson, updateLogSettings, type Logger } from '../../core/logger.js';
+import {
+  allowed,
+  requiredHeader,
+  type RestrictedCategory,
+  type Restrictions,
+} from '../../core/restricted.js';
+import type { InferenceRequest } from '../../core/request.js';
 import type { RequestTrace } from '../../core/trace.js';
 import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
 import {
@@ -72,6 +80,60 @@ export interface GrpcOptions {
   inferResponseCompressionLevel?: GrpcCompressionLevel;
   /** Largest message received or sent, in bytes (2^31 - 1, as Triton). */
   maxMessageSize?: number;
+  /** `--grpc-max-connection-age` in ms: connections are closed (GOAWAY) after this age (none). */
+  maxConnectionAgeMs?: number;
+  /** `--grpc-max-connection-age-grace` in ms: calls may finish this long after GOAWAY (none). */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * TLS (`--grpc-use-ssl`, `--grpc-server-cert`, `--grpc-server-key`, `--grpc-root-cert`,
+   * `--grpc-use-ssl-mutual`): PEM contents; without it the port is plaintext.
+   */
+  ssl?: { cert: Buffer; key: Buffer; rootCert?: Buffer; mutual: boolean };
+  /**
+   * `--grpc-restricted-protocol`: RPC groups that need a metadata entry; the header names include
+   * Triton's `triton-grpc-protocol-` prefix.
+   */
+  restrictedProtocols?: Restrictions;
+  /** `--grpc-header-forward-pattern`: metadata forwarded to models as request parameters. */
+  headerForwardPattern?: RegExp;
+}
+
+/** The restricted-protocol category of each RPC (Triton's `src/grpc/grpc_server.cc`). */
+const RPC_CATEGORY: Record<string, RestrictedCategory> = {
+  ServerLive: 'health',
+  ServerReady: 'health',
+  ModelReady: 'health',
+  ServerMetadata: 'metadata',
+  ModelMetadata: 'metadata',
+  ModelConfig: 'model-config',
+  ModelStatistics: 'statistics',
+  RepositoryIndex: 'model-repository',
+  RepositoryModelLoad: 'model-repository',
+  RepositoryModelUnload: 'model-repository',
+  SystemSharedMemoryStatus: 'shared-memory',
+  SystemSharedMemoryRegister: 'shared-memory',
+  SystemSharedMemoryUnregister: 'shared-memory',
+  CudaSharedMemoryStatus: 'shared-memory',
+  CudaSharedMemoryRegister: 'shared-memory',
+  CudaSharedMemoryUnregister: 'shared-memory',
+  TraceSetting: 'trace',
+  LogSettings: 'logging',
+  ModelInfer: 'inference',
+  ModelStreamInfer: 'inference',
+};
+
+/** A metadata entry's value as a string, by lowercase key (the first one when repeated). */
+function metadataValue(metadata: grpc.Metadata, key: string): string | undefined {
+  const v = metadata.get(key)[0];
+  return v === undefined ? undefined : String(v);
+}
+
+/** Triton's status for a call to a restricted RPC without the expected metadata entry. */
+function restrictedError(restrictions: Restrictions | undefined, category: RestrictedCategory): TritonError {
+  return new TritonError(
+    'UNAVAILABLE',
+    `This protocol is restricted, expecting header '${requiredHeader(restrictions, category)}'`,
+  );
 }
 
 function serviceError(e: unknown): Partial<grpc.StatusObject> {
@@ -184,6 +246,10 @@ export class GrpcFrontend {
       // channelz (gRPC's introspection service) is not served; skip its per-call bookkeeping.
       'grpc.enable_channelz': 0,
     };
+    if (options.maxConnectionAgeMs !== undefined)
+      channelOptions['grpc.max_connection_age_ms'] = options.maxConnectionAgeMs;
+    if (options.maxConnectionAgeGraceMs !== undefined)
+      channelOptions['grpc.max_connection_age_grace_ms'] = options.maxConnectionAgeGraceMs;
     const level = options.inferResponseCompressionLevel ?? 'none';
     if (level !== 'none') {
       this.log.warn(
@@ -199,7 +265,10 @@ export class GrpcFrontend {
       this.inferenceHandlers(),
     );
     this.server.addService(serviceDefinition(HEALTH_SERVICE), {
-      Check: this.unary(() => ({ status: this.core.isReady() ? 1 : 2 })),
+      Check: this.restrict(
+        this.unary(() => ({ status: this.core.isReady() ? 1 : 2 })),
+        'health',
+      ),
       Watch: (call: grpc.ServerWritableStream<unknown, unknown>) =>
         call.emit('error', {
           code: grpc.status.UNIMPLEMENTED,
@@ -213,10 +282,16 @@ export class GrpcFrontend {
     const address = this.options.address ?? '0.0.0.0';
     const host = address.includes(':') && !address.startsWith('[') ? `[${address}]` : address;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(
-        `${host}:${this.options.port}`,
-        grpc.ServerCredentials.createInsecure(),
-        (err, port) => (err ? reject(err) : resolve(port)),
+      const ssl = this.options.ssl;
+      const credentials = ssl
+        ? grpc.ServerCredentials.createSsl(
+            ssl.rootCert ?? null,
+            [{ private_key: ssl.key, cert_chain: ssl.cert }],
+            ssl.mutual,
+          )
+        : grpc.ServerCredentials.createInsecure();
+      this.server.bindAsync(`${host}:${this.options.port}`, credentials, (err, port) =>
+        err ? reject(err) : resolve(port),
       );
     });
   }
@@ -241,6 +316,21 @@ export class GrpcFrontend {
         resolve();
       });
     });
+  }
+
+  /**
+   * A unary handler that first refuses calls without the metadata entry `--grpc-restricted-protocol`
+   * asks for `category` (Triton's UNAVAILABLE "This protocol is restricted…"); the handler itself
+   * when the category is open.
+   */
+  private restrict(handler: grpc.UntypedHandleCall, category: RestrictedCategory): grpc.UntypedHandleCall {
+    const restrictions = this.options.restrictedProtocols;
+    if (!restrictions?.[category]) return handler;
+    const unary = handler as grpc.handleUnaryCall<unknown, unknown>;
+    return ((call: UnaryCall, callback: Callback) => {
+      if (allowed(restrictions, category, (k) => metadataValue(call.metadata, k))) unary(call, callback);
+      else callback(serviceError(restrictedError(restrictions, category)));
+    }) as grpc.UntypedHandleCall;
   }
 
   /** Wraps a synchronous or async handler of a unary RPC; thrown errors become gRPC statuses. */
@@ -345,6 +435,11 @@ export class GrpcFrontend {
         throw new TritonError('UNSUPPORTED', why);
       });
     }
+    // Every unary RPC checks its restricted-protocol category (ModelStreamInfer checks in streamInfer).
+    for (const [method, category] of Object.entries(RPC_CATEGORY)) {
+      const handler = handlers[method];
+      if (handler && method !== 'ModelStreamInfer') handlers[method] = this.restrict(handler, category);
+    }
     return handlers;
   }
 
@@ -363,6 +458,14 @@ export class GrpcFrontend {
       trace.record('GRPC_WAITREAD_END');
     }
     return trace;
+  }
+
+  /** `--grpc-header-forward-pattern`: matching metadata entries become request parameters. */
+  private forwardMetadata(request: InferenceRequest, metadata: grpc.Metadata): void {
+    const regex = this.options.headerForwardPattern;
+    if (!regex) return;
+    const entries = Object.entries(metadata.getMap()).map(([k, v]): [string, string] => [k, String(v)]);
+    request.parameters = withForwardedHeaders(regex, entries, request.parameters);
   }
 
   /** Ends a gRPC trace once the response was handed to grpc-js (GRPC_SEND_END). */
@@ -386,6 +489,7 @@ export class GrpcFrontend {
     }
     const trace = this.core.tracer.enabled ? this.startTrace(msg.model_name, call.metadata) : undefined;
     const request = parseInferRequest(decoded, version);
+    this.forwardMetadata(request, call.metadata);
     const controller = new AbortController();
     const onCancel = () => controller.abort();
     call.once('cancelled', onCancel);
@@ -445,6 +549,7 @@ export class GrpcFrontend {
       const state: StreamState = { enableEmptyFinalResponse: false };
       if (this.core.tracer.enabled && metadata) trace = this.startTrace(msg.model_name, metadata);
       const request = parseInferRequest(decoded, version, state);
+      if (metadata) this.forwardMetadata(request, metadata);
       request.signal = controller.signal;
       request.trace = trace;
       if (!model.decoupled) {
@@ -491,6 +596,12 @@ export class GrpcFrontend {
    * the client half-closes and every response is written; a client cancel aborts what is in flight.
    */
   private streamInfer(call: grpc.ServerDuplexStream<DecodedInfer, ModelStreamInferResponseMsg>): void {
+    const restrictions = this.options.restrictedProtocols;
+    if (!allowed(restrictions, 'inference', (k) => metadataValue(call.metadata, k))) {
+      // Triton ends such a stream with the status once it is established.
+      call.emit('error', serviceError(restrictedError(restrictions, 'inference')));
+      return;
+    }
     const pending: Array<{ done: boolean; response?: ModelStreamInferResponseMsg }> = [];
     const inflight = new Set<AbortController>();
     let readDone = false;

@@ -25,7 +25,14 @@ import * as zlib from 'node:zlib';
 import { modelConfigToJson } from '../../protocol/model-config/index.js';
 import { asTritonError, httpStatusOf, TritonError } from '../../protocol/errors.js';
 import { logSettingsJson, updateLogSettings } from '../../core/logger.js';
+import { withForwardedHeaders } from '../../core/forwarded-headers.js';
 import { Cancellation } from '../../core/request.js';
+import {
+  allowed,
+  requiredHeader,
+  type RestrictedCategory,
+  type Restrictions,
+} from '../../core/restricted.js';
 import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
 import { HEADER_LENGTH_HEADER, HEADER_LENGTH_KEY } from '../../protocol/binary-data.js';
 import { readBody } from './body.js';
@@ -42,10 +49,39 @@ export interface HttpOptions {
   address?: string;
   /** `--http-max-input-size` in bytes (64 MiB). */
   maxInputSize?: number;
+  /** `--http-restricted-api`: endpoint groups that need a header (none by default). */
+  restrictedApis?: Restrictions;
+  /** `--http-header-forward-pattern`: headers forwarded to models as request parameters. */
+  headerForwardPattern?: RegExp;
 }
 
 const MODEL_ROUTE =
   /^\/v2\/models\/([^/]+)(?:\/versions\/([0-9]+))?(?:\/(infer|ready|config|stats|trace\/setting))?$/;
+
+/** The restricted-API category of each model route action ('' = model metadata). */
+const MODEL_ACTION_CATEGORY: Record<string, RestrictedCategory> = {
+  '': 'metadata',
+  infer: 'inference',
+  ready: 'health',
+  config: 'model-config',
+  stats: 'statistics',
+  'trace/setting': 'trace',
+};
+
+/** The restricted-API category of the fixed routes (Triton's handlers' categories). */
+const PATH_CATEGORY: Record<string, RestrictedCategory> = {
+  '/v2': 'metadata',
+  '/v2/health/live': 'health',
+  '/v2/health/ready': 'health',
+  '/v2/logging': 'logging',
+  '/v2/trace/setting': 'trace',
+};
+
+/** A request header's value by lowercase name (the first one when repeated). */
+function headerValue(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
 
 /** Triton's repository routes (`src/http_server.cc` repo regex); the repository name is ignored. */
 const REPOSITORY_ROUTE = /^\/v2\/repository(?:\/([^/]+))?\/(index|models\/([^/]+)\/(load|unload))$/;
@@ -191,6 +227,16 @@ export class HttpFrontend {
       sendJson(res, 405, { error: 'Method Not Allowed' });
       return false;
     };
+    // Triton's RespondIfRestricted: 403 unless the request carries the category's header.
+    const restrictions = this.options.restrictedApis;
+    const refused = (category: RestrictedCategory) => {
+      if (allowed(restrictions, category, (h) => headerValue(req, h))) return false;
+      req.resume();
+      sendJson(res, 403, {
+        error: `This API is restricted, expecting header '${requiredHeader(restrictions, category)}'`,
+      });
+      return true;
+    };
 
     const m = MODEL_ROUTE.exec(path);
     if (m) {
@@ -198,9 +244,11 @@ export class HttpFrontend {
       const version = m[2];
       const action = m[3];
       if (name === 'stats' && !version && !action) {
-        if (only('GET')) sendJson(res, 200, { model_stats: this.core.statistics() });
+        if (!refused('statistics') && only('GET'))
+          sendJson(res, 200, { model_stats: this.core.statistics() });
         return;
       }
+      if (refused(MODEL_ACTION_CATEGORY[action ?? ''] ?? 'metadata')) return;
       switch (action) {
         case 'infer':
           if (only('POST')) await this.infer(req, res, name, version);
@@ -227,9 +275,12 @@ export class HttpFrontend {
     }
     const repo = REPOSITORY_ROUTE.exec(path);
     if (repo) {
-      if (only('POST')) await this.repository(req, res, repo[2] === 'index' ? 'index' : repo[4], repo[3]);
+      if (!refused('model-repository') && only('POST'))
+        await this.repository(req, res, repo[2] === 'index' ? 'index' : repo[4], repo[3]);
       return;
     }
+    const category = PATH_CATEGORY[path];
+    if (category && refused(category)) return;
     switch (path) {
       case '/v2':
         if (only('GET')) sendJson(res, 200, this.core.metadata());
@@ -367,6 +418,17 @@ export class HttpFrontend {
     res.once('close', onClose);
     parsed.request.signal = cancellation;
     parsed.request.trace = trace;
+    const forward = this.options.headerForwardPattern;
+    if (forward) {
+      parsed.request.parameters = withForwardedHeaders(
+        forward,
+        Object.entries(req.headers).map(([k, v]): [string, string] => [
+          k,
+          Array.isArray(v) ? v.join(',') : (v ?? ''),
+        ]),
+        parsed.request.parameters,
+      );
+    }
     const response = await this.core.infer(parsed.request);
     res.off('close', onClose);
     if (res.destroyed) return;
