@@ -13,6 +13,7 @@ import {
   tensorEntryJson,
 } from '../protocol/binary-data.js';
 import type { Datatype } from '../protocol/datatypes.js';
+import { parseJsonExact } from '../protocol/exact-json.js';
 import { bytesToJsonData, jsonCarries, jsonDataToBytes } from '../protocol/json-tensor.js';
 import { clientError, InferenceServerError } from './errors.js';
 import { InferResult, type InferInput, type ParameterValue, type ResultTensor } from './tensors.js';
@@ -333,7 +334,7 @@ export class HttpTransport implements Transport {
       }>;
     };
     try {
-      json = JSON.parse(reply.body.toString('utf8', 0, headerLength));
+      json = parseJsonExact(reply.body.toString('utf8', 0, headerLength)) as typeof json;
     } catch (e) {
       throw new InferenceServerError(`failed to parse the response: ${(e as Error).message}`, {
         code: 'INTERNAL',

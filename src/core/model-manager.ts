@@ -590,10 +590,12 @@ export function statusString(e: TritonError): string {
  * @throws TritonError INVALID_ARG for an empty, blank or path-like name.
  */
 function validateModelName(name: string): void {
-  if (name === '') throw new TritonError('INVALID_ARG', 'model name must not be empty');
-  if (name.trim() === '')
-    throw new TritonError('INVALID_ARG', 'model name must not contain only whitespace characters');
-  if (name.includes('..') || name.includes('/')) {
+  // Triton trims with boost::trim_copy: the C locale's white space.
+  const trimmed = name.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+  if (trimmed === '') {
+    throw new TritonError('INVALID_ARG', 'Model name cannot be empty. Please enter a valid name to deploy.');
+  }
+  if (trimmed === '..' || trimmed.includes('/')) {
     throw new TritonError(
       'INVALID_ARG',
       `invalid model name '${name}', model name must not contain path traversal characters`,
@@ -605,7 +607,8 @@ function validateModelName(name: string): void {
  * Writes a temporary model folder for `file:` parameters, as Triton's LocalizeRepoAgent:
  * `<tmp>/<name>/config.pbtxt` from `config`, and every file at its path below the folder.
  * @returns the model folder.
- * @throws TritonError INVALID_ARG for a path leaving the folder or colliding with a file.
+ * @throws TritonError INVALID_ARG for a path leaving the folder or colliding with a file; INTERNAL
+ *   (Triton's "failed to poll from model repository") when the file system refuses a file.
  */
 function writeOverrideFolder(name: string, config: ModelConfig, files: Map<string, Uint8Array>): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nereid-model-'));
@@ -636,7 +639,12 @@ function writeOverrideFolder(name: string, config: ModelConfig, files: Map<strin
     }
   } catch (e) {
     fs.rmSync(root, { recursive: true, force: true });
-    throw e;
+    if (e instanceof TritonError) throw e;
+    // A file system refusal (a name too long, no space): Triton's poll failure, INTERNAL.
+    throw new TritonError(
+      'INTERNAL',
+      `failed to load '${name}', failed to poll from model repository: ${(e as Error).message}`,
+    );
   }
   return dir;
 }

@@ -40,7 +40,7 @@ function prefix(req: InferenceRequest): string {
 /**
  * Validates `req` for the model and returns its batch size (1 for a model without batching).
  * @throws TritonError INVALID_ARG with Triton's message for: wrong input count or missing required
- *   inputs, unknown input or output, duplicate input, datatype mismatch, shape mismatch (with the
+ *   inputs, unknown input or output, duplicate input or requested output, datatype mismatch, shape mismatch (with the
  *   implicit-batch-dimension note), batch size over max_batch_size or differing between inputs,
  *   byte size or BYTES element count mismatch.
  */
@@ -126,7 +126,11 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
     }
   }
   if (req.outputs) {
+    const requested = new Set<string>();
     for (const o of req.outputs) {
+      if (requested.has(o.name))
+        throw invalidArg(`${prefix(req)}output '${o.name}' already exists in request`);
+      requested.add(o.name);
       if (!index.outputs.has(o.name))
         throw invalidArg(`unexpected inference output '${o.name}' for model '${model}'`);
     }

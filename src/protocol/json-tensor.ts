@@ -15,6 +15,7 @@ import {
 } from './datatypes.js';
 import { invalidArg } from './errors.js';
 import { deserializeBytesTensor, serializeBytesTensor } from './bytes-tensor.js';
+import { bigIntegerOf, jsonText } from './exact-json.js';
 
 /** True when `datatype` can travel as JSON `data` (every datatype but FP16 and BF16). */
 export function jsonCarries(datatype: Datatype): boolean {
@@ -33,15 +34,17 @@ function flatten(data: unknown, out: unknown[]): void {
 /** How {@link jsonDataToBytes} treats values. */
 export interface JsonReadOptions {
   /**
-   * The data comes from a server's response: INT64/UINT64 values outside JavaScript's safe-integer
-   * range are taken as JSON.parse gave them (rounded) instead of refused, and `null` floats (how
-   * JSON.stringify writes NaN and infinities) read as NaN. Default false.
+   * The data comes from a server's response: INT64/UINT64 numbers beyond 2^53 that JSON.parse
+   * rounded are taken as they are instead of refused (parse with parseJsonExact to keep their
+   * digits), and `null` floats (how JSON.stringify writes NaN and infinities) read as NaN.
+   * Default false.
    */
   fromServer?: boolean;
 }
 
 /**
  * Converts a tensor's JSON `data` into tensor bytes (little-endian, row-major; BYTES length-prefixed).
+ * INT64/UINT64 take their whole range when the JSON was read with `parseJsonExact`.
  * @param shape the tensor's shape; the element count must match it.
  * @param what text naming the tensor and model for messages, e.g. `input 'INPUT0' for model 'simple'`.
  * @param name the tensor name alone (Triton's FP16 message names it).
@@ -67,9 +70,9 @@ export function jsonDataToBytes(
   const count = shapeElementCount(shape);
   if (datatype === 'BYTES') {
     for (let i = 0; i < flat.length; i++) {
-      if (typeof flat[i] !== 'string') {
+      if (typeof flat[i] !== 'string' || bigIntegerOf(flat[i]) !== undefined) {
         throw invalidArg(
-          `${what}: element ${i} of 'data' is ${JSON.stringify(flat[i])}; BYTES elements must be JSON strings`,
+          `${what}: element ${i} of 'data' is ${jsonText(flat[i])}; BYTES elements must be JSON strings`,
         );
       }
     }
@@ -86,31 +89,50 @@ export function jsonDataToBytes(
     for (let i = 0; i < count; i++) {
       const v = flat[i];
       if (typeof v !== 'boolean')
-        throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected true or false`);
+        throw invalidArg(`${what}: element ${i} of 'data' is ${jsonText(v)}, expected true or false`);
       u8[i] = v ? 1 : 0;
     }
   } else if (datatype === 'FP32' || datatype === 'FP64') {
     const f = out as Float32Array | Float64Array;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
+      const big = bigIntegerOf(v);
       if (typeof v === 'number') f[i] = v;
+      else if (big !== undefined) f[i] = Number(big);
       else if (v === null && options.fromServer)
         f[i] = NaN; // how JSON.stringify writes NaN and ±Infinity
-      else throw invalidArg(`${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected a number`);
+      else throw invalidArg(`${what}: element ${i} of 'data' is ${jsonText(v)}, expected a number`);
+    }
+  } else if (datatype === 'INT64' || datatype === 'UINT64') {
+    // The full 64-bit range: literals beyond 2^53 arrive as marked strings (exact-json.ts).
+    const [lo, hi] = datatype === 'INT64' ? [-(2n ** 63n), 2n ** 63n - 1n] : [0n, 2n ** 64n - 1n];
+    const big = out as BigInt64Array | BigUint64Array;
+    for (let i = 0; i < count; i++) {
+      const v = flat[i];
+      let b = bigIntegerOf(v);
+      if (
+        b === undefined &&
+        typeof v === 'number' &&
+        (Number.isSafeInteger(v) || (options.fromServer && Number.isInteger(v)))
+      )
+        b = BigInt(v);
+      if (b === undefined || b < lo || b > hi) {
+        throw invalidArg(
+          `${what}: element ${i} of 'data' is ${jsonText(v)}, expected an integer in [${lo}, ${hi}] for ${datatype}`,
+        );
+      }
+      big[i] = b;
     }
   } else {
-    const big = datatype === 'INT64' || datatype === 'UINT64';
-    let [lo, hi] = integerRange(datatype)!;
-    if (big && options.fromServer) [lo, hi] = datatype === 'INT64' ? [-(2 ** 63), 2 ** 63] : [0, 2 ** 64];
+    const [lo, hi] = integerRange(datatype)!;
     for (let i = 0; i < count; i++) {
       const v = flat[i];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
         throw invalidArg(
-          `${what}: element ${i} of 'data' is ${JSON.stringify(v)}, expected an integer in [${lo}, ${hi}] for ${datatype}`,
+          `${what}: element ${i} of 'data' is ${jsonText(v)}, expected an integer in [${lo}, ${hi}] for ${datatype}`,
         );
       }
-      if (big) (out as BigInt64Array)[i] = BigInt(v);
-      else (out as Int32Array)[i] = v;
+      (out as Int32Array)[i] = v;
     }
   }
   return new Uint8Array(out.buffer);

@@ -96,6 +96,37 @@ describe('HTTP/REST protocol', () => {
         'input [ { name: "X" data_type: TYPE_INT32 dims: [ 4 ] } ]\n' +
         'output [ { name: "Y" data_type: TYPE_INT64 dims: [ 1, -1 ] } ]\n',
     );
+    // One BYTES element per request, and two variable dims: the shapes a raw binary body needs.
+    fs.mkdirSync(path.join(repo, 'string_one', '1'), { recursive: true });
+    fs.writeFileSync(
+      path.join(repo, 'string_one', '1', 'model.onnx'),
+      buildOnnxModel({
+        inputs: [{ name: 'INPUT0', elemType: OnnxDataType.STRING, shape: [1] }],
+        outputs: [{ name: 'OUTPUT0', elemType: OnnxDataType.STRING, shape: [1] }],
+        nodes: [{ opType: 'Identity', inputs: ['INPUT0'], outputs: ['OUTPUT0'] }],
+      }),
+    );
+    fs.writeFileSync(
+      path.join(repo, 'string_one', 'config.pbtxt'),
+      'backend: "onnxruntime"\nmax_batch_size: 0\n' +
+        'input [ { name: "INPUT0" data_type: TYPE_STRING dims: [ 1 ] } ]\n' +
+        'output [ { name: "OUTPUT0" data_type: TYPE_STRING dims: [ 1 ] } ]\n',
+    );
+    fs.mkdirSync(path.join(repo, 'two_variable', '1'), { recursive: true });
+    fs.writeFileSync(
+      path.join(repo, 'two_variable', '1', 'model.onnx'),
+      buildOnnxModel({
+        inputs: [{ name: 'INPUT0', elemType: OnnxDataType.FLOAT, shape: ['a', 'b'] }],
+        outputs: [{ name: 'OUTPUT0', elemType: OnnxDataType.FLOAT, shape: ['a', 'b'] }],
+        nodes: [{ opType: 'Identity', inputs: ['INPUT0'], outputs: ['OUTPUT0'] }],
+      }),
+    );
+    fs.writeFileSync(
+      path.join(repo, 'two_variable', 'config.pbtxt'),
+      'backend: "onnxruntime"\nmax_batch_size: 0\n' +
+        'input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ -1, -1 ] } ]\n' +
+        'output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ -1, -1 ] } ]\n',
+    );
     server = await serve([repo]);
     url = server.url;
     const smallRepo = tempDir();
@@ -453,6 +484,70 @@ describe('HTTP/REST protocol', () => {
       assert.deepEqual(header.outputs[0].shape, [1, 4]);
       assert.deepEqual(buf.subarray(hl), data);
     });
+
+    test("raw binary BYTES: the body is the one element (Triton adds its length); Triton's refusals", async () => {
+      const raw = (model: string, body: Buffer) =>
+        fetch(`${url}/v2/models/${model}/infer`, {
+          method: 'POST',
+          body: body as unknown as BodyInit,
+          headers: { 'Inference-Header-Content-Length': '0' },
+        });
+      const res = await raw('string_one', Buffer.from('427'));
+      assert.equal(res.status, 200);
+      const buf = Buffer.from(await res.arrayBuffer());
+      const hl = Number(res.headers.get('inference-header-content-length'));
+      assert.equal(buf.subarray(hl + 4).toString(), '427');
+      assert.equal(buf.readUInt32LE(hl), 3);
+      const many = await raw('identity_bytes', Buffer.from('427'));
+      assert.equal(many.status, 400);
+      assert.equal(
+        (await many.json()).error,
+        "[request id: <id_unknown>] For BYTE datatype raw input 'INPUT0', the model must have input shape [1]",
+      );
+      const two = await raw('two_variable', Buffer.alloc(16));
+      assert.equal(two.status, 400);
+      assert.equal(
+        (await two.json()).error,
+        "[request id: <id_unknown>] The shape of the raw input 'INPUT0' can not be deduced because there are more than one variable-sized dimension",
+      );
+    });
+
+    test('chunked request bodies (Transfer-Encoding: chunked), JSON and binary', async () => {
+      const send = (body: Buffer, headers: Record<string, string>) =>
+        new Promise<{ status: number; body: Buffer; headers: nodeHttp.IncomingHttpHeaders }>(
+          (resolve, reject) => {
+            const req = nodeHttp.request(
+              `${url}/v2/models/simple/infer`,
+              { method: 'POST', headers },
+              (res) => {
+                const chunks: Buffer[] = [];
+                res.on('data', (c) => chunks.push(c));
+                res.on('end', () =>
+                  resolve({ status: res.statusCode!, body: Buffer.concat(chunks), headers: res.headers }),
+                );
+              },
+            );
+            req.on('error', reject);
+            // Three chunks: Node sends Transfer-Encoding: chunked when no Content-Length is set.
+            const third = Math.ceil(body.length / 3);
+            req.write(body.subarray(0, third));
+            req.write(body.subarray(third, 2 * third));
+            req.end(body.subarray(2 * third));
+          },
+        );
+      const json = await send(Buffer.from(JSON.stringify({ inputs: addSubJsonInputs() })), {});
+      assert.equal(json.status, 200, json.body.toString());
+      assert.deepEqual(
+        JSON.parse(json.body.toString()).outputs[0].data,
+        range16.map((i) => i + 1),
+      );
+      const { body, headerLength } = binaryBody([
+        { name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: int32(range16) },
+        { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: int32(range16) },
+      ]);
+      const bin = await send(body, { 'Inference-Header-Content-Length': String(headerLength) });
+      assert.equal(bin.status, 200, bin.body.toString());
+    });
   });
 
   describe('every datatype round-trips through identity models', () => {
@@ -681,17 +776,82 @@ describe('HTTP/REST protocol', () => {
       assert.match(r.header.error, /inference header size should be in range \(0, 2\), got: 50/);
     });
 
-    test('oversized body → 400 without reading it', async () => {
+    test("oversized JSON → Triton's 400, read to its end so the connection stays usable", async () => {
       const big = JSON.stringify({ inputs: addSubJsonInputs(), pad: 'x'.repeat(4096) });
       const r = await http(small.url, 'POST', '/v2/models/simple/infer', big);
       assert.equal(r.status, 400);
-      assert.match(
+      assert.equal(
         r.body.error,
-        /exceeds the maximum allowed value of 1024 bytes. Use --http-max-input-size/,
+        `request JSON size of ${Buffer.byteLength(big)} bytes exceeds the maximum allowed input size of 1024 bytes. ` +
+          'Use --http-max-input-size to increase the limit.',
       );
       // The server keeps serving.
       const ok = await http(small.url, 'POST', '/v2/models/simple/infer', { inputs: addSubJsonInputs() });
       assert.equal(ok.status, 200);
+    });
+
+    test("JSON data that would take more tensor bytes than the limit: Triton's 400", async () => {
+      const r = await http(small.url, 'POST', '/v2/models/simple/infer', {
+        inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [64, 16], data: [1] }],
+      });
+      assert.deepEqual(
+        [r.status, r.body.error],
+        [
+          400,
+          "JSON input 'INPUT0' has a byte_size (4096 bytes) that exceeds the maximum allowed value of 1024 bytes. " +
+            'Use --http-max-input-size to increase the limit.',
+        ],
+      );
+    });
+
+    test('the limit bounds the JSON header and raw bodies, not binary tensor data; one connection throughout', async () => {
+      const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: 1 });
+      const sockets = new Set<unknown>();
+      const post = (body: Buffer, headers: Record<string, string | number>) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = nodeHttp.request(
+            `${small.url}/v2/models/simple/infer`,
+            { method: 'POST', agent, headers: { 'Content-Length': body.length, ...headers } },
+            (res) => {
+              sockets.add(res.socket);
+              const chunks: Buffer[] = [];
+              res.on('data', (c) => chunks.push(c));
+              res.on('end', () =>
+                resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }),
+              );
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+      try {
+        // 1 KiB of binary tensor data behind a small header: over 1024 bytes in all, accepted.
+        const batch = new Uint8Array(8 * 16 * 4);
+        const { body, headerLength } = binaryBody([
+          { name: 'INPUT0', datatype: 'INT32', shape: [8, 16], data: batch },
+          { name: 'INPUT1', datatype: 'INT32', shape: [8, 16], data: batch },
+        ]);
+        assert.ok(body.length > 1024);
+        const ok = await post(body, { 'Inference-Header-Content-Length': headerLength });
+        assert.equal(ok.status, 200, ok.body);
+        // A raw body of 4 KiB: over the limit.
+        const raw = await post(Buffer.alloc(4096), { 'Inference-Header-Content-Length': 0 });
+        assert.equal(raw.status, 400);
+        assert.equal(
+          JSON.parse(raw.body).error,
+          'Raw input has a byte_size (4096 bytes) that exceeds the maximum allowed value of 1024 bytes. ' +
+            'Use --http-max-input-size to increase the limit.',
+        );
+        // A header that says it is over the limit.
+        const header = await post(Buffer.alloc(3000, 32), { 'Inference-Header-Content-Length': 2000 });
+        assert.equal(header.status, 400);
+        assert.match(JSON.parse(header.body).error, /^request JSON size of 2000 bytes exceeds/);
+        const again = await post(body, { 'Inference-Header-Content-Length': headerLength });
+        assert.equal(again.status, 200);
+        assert.equal(sockets.size, 1, 'every answer came on the same keep-alive connection');
+      } finally {
+        agent.destroy();
+      }
     });
 
     test('a compressed body that inflates past the limit is refused', async () => {
@@ -705,7 +865,10 @@ describe('HTTP/REST protocol', () => {
         headers: { 'Content-Encoding': 'gzip' },
       });
       assert.equal(res.status, 400);
-      assert.match((await res.json()).error, /exceeds the maximum allowed value of 1024 bytes/);
+      assert.equal(
+        (await res.json()).error,
+        'Decompressed data size exceeds the maximum allowed value of 1024 bytes. Use --http-max-input-size to increase the limit.',
+      );
     });
 
     test('unknown Content-Encoding → 501', async () => {
@@ -757,12 +920,81 @@ describe('HTTP/REST protocol', () => {
         400,
         /invalid datatype "INT33" for input 'INPUT0' for model 'simple'/,
       );
+    });
+
+    test('shapes as Triton reads them: a negative dim is its 500, overflowing dims its 400s', async () => {
+      // Triton answers INTERNAL (500) here: its JSON reader fails on the negative number.
       await expectError(
         http(url, 'POST', '/v2/models/simple/infer', {
           inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, -16], data: [] }],
         }),
+        500,
+        /^Unable to parse 'shape': attempt to access JSON non-unsigned-integer as unsigned-integer$/,
+      );
+      // Dims beyond 2^53 are read exactly (2^60 + 2 below), as in Triton's L0_http test.
+      const body = (dims: string) =>
+        `{"inputs":[{"name":"INPUT0","shape":${dims},"datatype":"INT32","data":[1]},` +
+        `{"name":"INPUT1","shape":[1,16],"datatype":"INT32","data":[1]}]}`;
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', body('[16,1152921504606846978]')),
         400,
-        /input 'INPUT0' for model 'simple': 'shape' must be an array of non-negative integers/,
+        /^invalid shape for input 'INPUT0': shape \[16,1152921504606846978\] causes total element count to exceed maximum size of 9223372036854775807$/,
+      );
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', body('[4,1152921504606846978]')),
+        400,
+        /^byte size overflow for input 'INPUT0': element count \(4611686018427387912\) \* data type size \(4\) exceeds maximum allowed size \(9223372036854775807\)$/,
+      );
+    });
+
+    test('INT64 and UINT64 JSON data over the whole 64-bit range, exactly, both ways', async () => {
+      const int64 = [
+        '-9223372036854775808',
+        '9223372036854775807',
+        '-1423731546835645400',
+        '9007199254740993',
+      ];
+      const r = await http(
+        url,
+        'POST',
+        '/v2/models/identity_int64/infer',
+        `{"inputs":[{"name":"INPUT0","datatype":"INT64","shape":[1,4],"data":[${int64.join(',')}]}]}`,
+      );
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const text = await (
+        await fetch(`${url}/v2/models/identity_int64/infer`, {
+          method: 'POST',
+          body: `{"inputs":[{"name":"INPUT0","datatype":"INT64","shape":[1,4],"data":[${int64.join(',')}]}]}`,
+        })
+      ).text();
+      assert.ok(text.includes(`"data":[${int64.join(',')}]`), text);
+      const uint64 = '18446744073709551615';
+      const u = await fetch(`${url}/v2/models/identity_uint64/infer`, {
+        method: 'POST',
+        body: `{"inputs":[{"name":"INPUT0","datatype":"UINT64","shape":[1,1],"data":[${uint64}]}]}`,
+      });
+      assert.ok((await u.text()).includes(`"data":[${uint64}]`));
+      await expectError(
+        http(
+          url,
+          'POST',
+          '/v2/models/identity_int64/infer',
+          '{"inputs":[{"name":"INPUT0","datatype":"INT64","shape":[1,1],"data":[9223372036854775808]}]}',
+        ),
+        400,
+        /element 0 of 'data' is 9223372036854775808, expected an integer in \[-9223372036854775808, 9223372036854775807\] for INT64/,
+      );
+    });
+
+    test("a requested output named twice: Triton's 400", async () => {
+      await expectError(
+        http(url, 'POST', '/v2/models/simple/infer', {
+          id: 'dup',
+          inputs: addSubJsonInputs(),
+          outputs: [{ name: 'OUTPUT0' }, { name: 'OUTPUT0' }],
+        }),
+        400,
+        /^\[request id: dup\] output 'OUTPUT0' already exists in request$/,
       );
     });
   });

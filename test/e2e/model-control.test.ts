@@ -162,6 +162,54 @@ describe('model control mode EXPLICIT', () => {
     assert.equal(r.body.error, "Request for unknown model: 'simple' is not found");
   });
 
+  test("model names, file overrides and the index body checked with Triton's messages", async () => {
+    const load = (name: string, body: unknown = {}) =>
+      http(server.url, 'POST', `/v2/repository/models/${encodeURIComponent(name)}/load`, body);
+    await assert.rejects(
+      grpcClient.loadModel(''),
+      /Model name cannot be empty\. Please enter a valid name to deploy\.$/,
+    );
+    for (const name of [' ', '\t', ' \t \n ']) {
+      const r = await load(name);
+      assert.deepEqual(
+        [r.status, r.body.error],
+        [400, 'Model name cannot be empty. Please enter a valid name to deploy.'],
+        JSON.stringify(name),
+      );
+    }
+    for (const name of ['..', ' ..', 'a/../b', 'model/']) {
+      await assert.rejects(
+        grpcClient.loadModel(name),
+        (e: InferenceServerError) =>
+          e.status === 'INVALID_ARGUMENT' &&
+          e.message === `invalid model name '${name}', model name must not contain path traversal characters`,
+      );
+    }
+    for (const name of ['...', '..my_model', 'model..1']) {
+      await assert.rejects(grpcClient.loadModel(name), (e: InferenceServerError) =>
+        /^failed to load '.*', failed to poll from model repository/.test(e.message),
+      );
+    }
+    // A file name the file system refuses: Triton's INTERNAL poll failure, and the server carries on.
+    const r = await load('simple', { parameters: { ['file:' + 'A'.repeat(256)]: 'YQ==', config: '{}' } });
+    assert.equal(r.status, 500);
+    assert.match(r.body.error, /^failed to load 'simple', failed to poll from model repository/);
+    const index = await http(server.url, 'POST', '/v2/repository/index', '{"ready": "yes"}');
+    assert.deepEqual(
+      [index.status, index.body],
+      [400, { error: "Invalid value for 'ready': expected a boolean" }],
+    );
+    const depth = 100_000;
+    const deep = await http(
+      server.url,
+      'POST',
+      '/v2/repository/index',
+      `{"ready":${'['.repeat(depth)}true${']'.repeat(depth)}}`,
+    );
+    assert.equal(deep.status, 400);
+    assert.equal((await http(server.url, 'GET', '/v2/health/live')).status, 200);
+  });
+
   test('load with a config override; loading again reloads from config.pbtxt', async () => {
     const config = JSON.stringify({
       name: 'simple',

@@ -1,10 +1,16 @@
 /**
  * Request bodies: read without copies when small, into one buffer of their own when large (so
- * tensor bytes can be handed to model instances without copies), capped at `--http-max-input-size`,
- * and decompressed for `Content-Encoding: gzip|deflate` (the cap applies to the decompressed size
- * too).
+ * tensor bytes can be handed to model instances without copies), and decompressed for
+ * `Content-Encoding: gzip|deflate`.
+ *
+ * Size limits follow Triton (server `src/http_server.cc`): `--http-max-input-size` bounds the JSON
+ * header (or a body that is all JSON) and a raw binary body, and a compressed body's decompressed
+ * size; the binary tensor data after a JSON header is not bounded by it. A body over its limit is
+ * still read to its end — its bytes counted and dropped, never buffered — so the 400 that names its
+ * size reaches the client on a connection that stays usable, as Triton's does.
  */
 import type { IncomingMessage } from 'node:http';
+import { constants as bufferConstants } from 'node:buffer';
 import * as zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { TritonError, invalidArg } from '../../protocol/errors.js';
@@ -19,38 +25,55 @@ export interface Body {
   owned: boolean;
 }
 
-/** Message for a body over the limit (Triton: "... exceeds the maximum allowed value ..."). */
-function tooLarge(size: number | string, max: number): TritonError {
-  return invalidArg(
-    `request body of ${size} bytes exceeds the maximum allowed value of ${max} bytes. Use --http-max-input-size to increase the limit`,
-  );
+/** A body larger than its limit, read to its end and dropped; `size` is its length in bytes. */
+export class BodyTooLarge extends Error {
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`request body of ${size} bytes is over the limit of ${limit} bytes`);
+  }
 }
+
+/** The largest body Node can hold in one buffer (bytes). */
+const MAX_BUFFER = bufferConstants.MAX_LENGTH;
 
 /**
  * Reads the whole body.
- * @param maxBytes `--http-max-input-size` in bytes.
- * @throws TritonError INVALID_ARG (HTTP 400) when the body (or its decompressed form) exceeds
- *   `maxBytes` — checked from Content-Length before reading and while streaming, so an oversized
- *   body is never buffered — or cannot be decompressed; UNSUPPORTED (501) for an unknown encoding.
+ * @param maxBytes limit of an uncompressed body in bytes (Infinity: none).
+ * @param decompressedLimit limit of a compressed body's decompressed size (`--http-max-input-size`);
+ *   the compressed bytes themselves are not limited, as in Triton.
+ * @throws BodyTooLarge when an uncompressed body is over `maxBytes` (it has been read to its end);
+ *   TritonError INVALID_ARG with Triton's message when a compressed one decompresses to more than
+ *   `decompressedLimit`, cannot be decompressed, is cut short, or is longer than its
+ *   Content-Length; UNSUPPORTED (501) for an unknown encoding.
  */
-export async function readBody(req: IncomingMessage, maxBytes: number): Promise<Body> {
+export async function readBody(
+  req: IncomingMessage,
+  maxBytes: number,
+  decompressedLimit: number,
+): Promise<Body> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   if (!['identity', 'gzip', 'deflate', ''].includes(encoding)) {
     throw new TritonError('UNSUPPORTED', 'Unsupported compression type');
   }
   const lengthHeader = req.headers['content-length'];
   const declared = lengthHeader !== undefined ? Number(lengthHeader) : undefined;
-  if (declared !== undefined && declared > maxBytes) throw tooLarge(declared, maxBytes);
-
-  const raw = await collect(req, declared, maxBytes);
-  if (encoding === 'gzip' || encoding === 'deflate') {
+  const compressed = encoding === 'gzip' || encoding === 'deflate';
+  const raw = await collect(req, declared, compressed ? MAX_BUFFER : Math.min(maxBytes, MAX_BUFFER));
+  if (compressed) {
     try {
-      const out = await (encoding === 'gzip' ? gunzip : inflate)(raw.data, { maxOutputLength: maxBytes });
+      const out = await (encoding === 'gzip' ? gunzip : inflate)(raw.data, {
+        maxOutputLength: decompressedLimit,
+      });
       return { data: out, owned: false };
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ERR_BUFFER_TOO_LARGE' || /Cannot create a Buffer larger/.test(err.message)) {
-        throw tooLarge(`more than ${maxBytes} (decompressed)`, maxBytes);
+        throw invalidArg(
+          `Decompressed data size exceeds the maximum allowed value of ${decompressedLimit} bytes. ` +
+            'Use --http-max-input-size to increase the limit.',
+        );
       }
       throw invalidArg(`failed to decompress the ${encoding} request body: ${err.message}`);
     }
@@ -64,20 +87,26 @@ const SMALL_BODY = 64 * 1024;
 /**
  * Reads the raw body. A small body that arrives in one chunk is used as it is; a larger one is
  * copied into one buffer of its own (allocated at its Content-Length when known), so it can be
- * transferred to a model instance's thread without another copy.
+ * transferred to a model instance's thread without another copy. Past `maxBytes` the rest is
+ * counted and dropped, then BodyTooLarge is thrown.
  */
 function collect(req: IncomingMessage, declared: number | undefined, maxBytes: number): Promise<Body> {
   return new Promise<Body>((resolve, reject) => {
     const known = declared !== undefined && Number.isSafeInteger(declared);
-    const big = known && declared! > SMALL_BODY;
+    // Over the limit from the start: read it all, keep none of it.
+    let dropping = known && declared! > maxBytes;
+    const big = known && !dropping && declared! > SMALL_BODY;
     const whole = big ? Buffer.allocUnsafeSlow(declared!) : undefined;
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let total = 0;
-    const fail = (e: Error) => {
+    const detach = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', fail);
       req.off('aborted', onAborted);
+    };
+    const fail = (e: Error) => {
+      detach();
       reject(e);
     };
     const onAborted = () =>
@@ -87,20 +116,24 @@ function collect(req: IncomingMessage, declared: number | undefined, maxBytes: n
         fail(invalidArg(`request body is longer than its Content-Length of ${declared} bytes`));
         return;
       }
-      if (!known && total + chunk.length > maxBytes) {
-        fail(tooLarge(`more than ${maxBytes}`, maxBytes));
+      total += chunk.length;
+      if (dropping) return;
+      if (total > maxBytes) {
+        dropping = true;
+        chunks = [];
         return;
       }
-      if (whole) chunk.copy(whole, total);
+      if (whole) chunk.copy(whole, total - chunk.length);
       else chunks.push(chunk);
-      total += chunk.length;
     };
     const onEnd = () => {
-      req.off('data', onData);
-      req.off('error', fail);
-      req.off('aborted', onAborted);
+      detach();
       if (known && total < declared!) {
         reject(invalidArg(`request body ended after ${total} of its ${declared} bytes`));
+        return;
+      }
+      if (dropping) {
+        reject(new BodyTooLarge(total, maxBytes));
         return;
       }
       if (whole) resolve({ data: whole, owned: true });

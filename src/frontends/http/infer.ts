@@ -8,8 +8,15 @@
  * A header length of 0 means the whole body is the raw bytes of the model's only input.
  */
 import type { ModelConfig } from '../../protocol/model-config/types.js';
-import { configTypeToDatatype, elementByteSize, isDatatype } from '../../protocol/datatypes.js';
-import { invalidArg } from '../../protocol/errors.js';
+import {
+  configTypeToDatatype,
+  elementByteSize,
+  isDatatype,
+  shapeElementCount,
+  type Datatype,
+} from '../../protocol/datatypes.js';
+import { invalidArg, TritonError } from '../../protocol/errors.js';
+import { bigIntegerOf, parseJsonExact } from '../../protocol/exact-json.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -17,7 +24,6 @@ import type {
   RequestedOutput,
 } from '../../core/request.js';
 import { type Tensor } from '../../core/tensor.js';
-import { countBytesElements } from '../../protocol/bytes-tensor.js';
 import type { Body } from './body.js';
 import { BINARY_DATA_SIZE, tensorEntryJson } from '../../protocol/binary-data.js';
 import { bytesToJsonData, jsonDataToBytes } from '../../protocol/json-tensor.js';
@@ -60,20 +66,72 @@ function parseParameters(
   return raw as Record<string, ParameterValue>;
 }
 
-function parseShape(raw: unknown, what: string): number[] {
-  if (!Array.isArray(raw) || !raw.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0)) {
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * An input's JSON `shape`, read as Triton's HTTP frontend reads it (unsigned integers; `src/http_server.cc`
+ * ParseJsonTritonIO) and checked as its element count is (`GetElementCount`): a negative, fractional or
+ * non-numeric dim is Triton's INTERNAL "Unable to parse 'shape'" error; a dim beyond INT64_MAX, or
+ * dims whose product or byte size pass INT64_MAX, are its INVALID_ARG messages.
+ * @returns the dims as numbers (exact up to 2^53).
+ */
+function parseShape(raw: unknown, name: string, datatype: Datatype): number[] {
+  if (!Array.isArray(raw)) {
+    throw new TritonError('INTERNAL', "Unable to parse 'shape': attempt to access JSON non-array as array");
+  }
+  const dims: bigint[] = [];
+  let exact = true;
+  for (const d of raw) {
+    const big = bigIntegerOf(d);
+    if (big !== undefined && big >= 0n) {
+      dims.push(big);
+      exact = false;
+    } else if (typeof d === 'number' && Number.isInteger(d) && d >= 0) {
+      if (exact && !Number.isSafeInteger(d)) exact = false;
+      dims.push(BigInt(d));
+    } else {
+      throw new TritonError(
+        'INTERNAL',
+        "Unable to parse 'shape': attempt to access JSON non-unsigned-integer as unsigned-integer",
+      );
+    }
+  }
+  if (exact) {
+    let product = 1;
+    for (const d of raw as number[]) product *= d;
+    if (product <= Number.MAX_SAFE_INTEGER) return raw as number[];
+  }
+  const shape = `[${dims.join(',')}]`;
+  if (dims.some((d) => d > INT64_MAX)) {
+    const signed = dims.map((d) => BigInt.asIntN(64, d));
     throw invalidArg(
-      `${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(raw)}`,
+      `invalid shape for input '${name}': shape [${signed.join(',')}] contains one or more invalid dimensions`,
     );
   }
-  return raw as number[];
+  let count = 1n;
+  for (const d of dims) count *= d;
+  if (count > INT64_MAX && !dims.includes(0n)) {
+    throw invalidArg(
+      `invalid shape for input '${name}': shape ${shape} causes total element count to exceed maximum size of ${INT64_MAX}`,
+    );
+  }
+  const size = BigInt(elementByteSize(datatype));
+  if (size > 1n && count > INT64_MAX / size) {
+    throw invalidArg(
+      `byte size overflow for input '${name}': element count (${count}) * data type size (${size}) exceeds maximum allowed size (${INT64_MAX})`,
+    );
+  }
+  return dims.map(Number);
 }
 
 /**
  * Parses an infer request body.
  * @param headerLength `Inference-Header-Content-Length` (undefined when absent: all JSON).
  * @param config the addressed model's config (needed for raw binary requests).
- * @throws TritonError INVALID_ARG naming the model and tensor for malformed JSON, missing fields,
+ * @param maxInputSize `--http-max-input-size` in bytes: the most an input given as JSON `data` may
+ *   take once converted to tensor bytes (Triton's "JSON input … has a byte_size" check).
+ * @throws TritonError INTERNAL for a `shape` that is not an array of unsigned integers (Triton's
+ *   JSON error); INVALID_ARG naming the model and tensor for malformed JSON, missing fields,
  *   bad shapes/datatypes/data, binary sizes that do not add up to the body, raw requests to
  *   models with more than one input.
  */
@@ -83,6 +141,7 @@ export function parseInferRequest(
   model: string,
   version: string | undefined,
   config: () => ModelConfig,
+  maxInputSize = 64 * 1024 * 1024,
 ): ParsedInfer {
   const data = body.data;
   if (headerLength !== undefined && (headerLength < 0 || headerLength > data.length)) {
@@ -96,7 +155,7 @@ export function parseInferRequest(
   const text = data.toString('utf8', 0, hlen);
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonExact(text);
   } catch (e) {
     throw invalidArg(`failed to parse the request JSON buffer for model '${model}': ${(e as Error).message}`);
   }
@@ -121,7 +180,7 @@ export function parseInferRequest(
     const what = `input '${name}' for model '${model}'`;
     const datatype = raw.datatype;
     if (!isDatatype(datatype)) throw invalidArg(`invalid datatype ${JSON.stringify(datatype)} for ${what}`);
-    const shape = parseShape(raw.shape, what);
+    const shape = parseShape(raw.shape, name, datatype);
     const params = parseParameters(raw.parameters, what, model, true);
     if (params.shared_memory_region !== undefined) {
       throw invalidArg(
@@ -136,8 +195,16 @@ export function parseInferRequest(
           (hasData ? `But set 'data' 'binary_data_size'` : 'But no field is set'),
       );
     }
-    if (hasData)
+    if (hasData) {
+      const bytes = datatype === 'BYTES' ? 0 : shapeElementCount(shape) * elementByteSize(datatype);
+      if (bytes > maxInputSize) {
+        throw invalidArg(
+          `JSON input '${name}' has a byte_size (${bytes} bytes) that exceeds the maximum allowed value of ${maxInputSize} bytes. ` +
+            'Use --http-max-input-size to increase the limit.',
+        );
+      }
       return { name, datatype, shape, data: jsonDataToBytes(datatype, shape, raw.data, what, name) };
+    }
     if (headerLength === undefined) {
       throw invalidArg(
         `${what}: must specify valid 'Inference-Header-Content-Length' in request header and 'binary_data_size' ` +
@@ -320,8 +387,10 @@ function fromCachedHeader(
 }
 
 /**
- * A raw binary request (header length 0): the body is the bytes of the model's single input,
- * batch 1. The input's shape is deduced from the config (at most one variable dim; BYTES only [1]).
+ * A raw binary request (header length 0): the body is the bytes of the model's single input, batch
+ * 1, with the shape deduced from the config as Triton's core does (`src/infer_request.cc`): one
+ * variable dim at most, taken from the body's size; a BYTES input must have shape [1], and the body
+ * is its one element (the 4-byte length prefix is added here).
  */
 function parseRawRequest(
   body: Body,
@@ -329,30 +398,43 @@ function parseRawRequest(
   version: string | undefined,
   config: ModelConfig,
 ): ParsedInfer {
+  const log = '[request id: <id_unknown>] ';
   if (config.input.length !== 1) {
     throw invalidArg(
-      `Raw request must only have 1 input (found 1) to be deduced but got ${config.input.length} inputs in '${model}' model configuration`,
+      `${log}Raw request must only have 1 input (found 1) to be deduced but got ${config.input.length} inputs in '${model}' model configuration`,
     );
   }
   const input = config.input[0];
   const datatype = configTypeToDatatype(input.data_type)!;
   const dims = input.dims.slice();
-  const what = `raw input '${input.name}' for model '${model}'`;
   const variable = dims.filter((d) => d === -1).length;
-  if (variable > 1)
-    throw invalidArg(`${what}: cannot deduce the shape of an input with more than one variable dimension`);
+  if (variable > 1) {
+    throw invalidArg(
+      `${log}The shape of the raw input '${input.name}' can not be deduced because there are more than one variable-sized dimension`,
+    );
+  }
+  let data = body.data;
+  let owned = body.owned;
   if (datatype === 'BYTES') {
-    const n = countBytesElements(body.data, what);
-    if (n !== 1) throw invalidArg(`${what}: a raw BYTES input must hold exactly 1 element, got ${n}`);
-    dims.splice(0, dims.length, ...dims.map((d) => (d === -1 ? 1 : d)));
-  } else if (variable === 1) {
-    const fixed = dims.reduce((n, d) => (d === -1 ? n : n * d), 1) * elementByteSize(datatype);
-    if (fixed === 0 || body.data.length % fixed !== 0) {
+    if (variable !== 0 || dims.reduce((n, d) => n * d, 1) !== 1) {
       throw invalidArg(
-        `${what}: ${body.data.length} bytes is not a whole number of elements of shape [${dims.join(',')}]`,
+        `${log}For BYTE datatype raw input '${input.name}', the model must have input shape [1]`,
       );
     }
-    dims[dims.indexOf(-1)] = body.data.length / fixed;
+    const framed = Buffer.allocUnsafeSlow(4 + data.length);
+    framed.writeUInt32LE(data.length, 0);
+    data.copy(framed, 4);
+    data = framed;
+    owned = true;
+  } else if (variable === 1) {
+    const fixed = dims.reduce((n, d) => (d === -1 ? n : n * d), 1) * elementByteSize(datatype);
+    if (fixed === 0 || data.length % fixed !== 0) {
+      throw invalidArg(
+        `${log}The shape of the raw input '${input.name}' can not be deduced because the byte size ${data.length} ` +
+          `is not a multiple of the ${fixed} bytes of its fixed dimensions`,
+      );
+    }
+    dims[dims.indexOf(-1)] = data.length / fixed;
   }
   const shape = config.max_batch_size > 0 ? [1, ...dims] : dims;
   return {
@@ -360,9 +442,9 @@ function parseRawRequest(
       model,
       version,
       id: '',
-      inputs: [{ name: input.name, datatype, shape, data: body.data }],
+      inputs: [{ name: input.name, datatype, shape, data }],
       parameters: {},
-      ownsBuffers: body.owned,
+      ownsBuffers: owned,
     },
     allBinary: true,
     binary: new Map(),

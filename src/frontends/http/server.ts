@@ -23,7 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { modelConfigToJson } from '../../protocol/model-config/index.js';
-import { asTritonError, httpStatusOf, TritonError } from '../../protocol/errors.js';
+import { asTritonError, httpStatusOf, invalidArg, TritonError } from '../../protocol/errors.js';
 import { logSettingsJson, updateLogSettings } from '../../core/logger.js';
 import { withForwardedHeaders } from '../../core/forwarded-headers.js';
 import { Cancellation } from '../../core/request.js';
@@ -35,7 +35,7 @@ import {
 } from '../../core/restricted.js';
 import type { InferenceServer, ModelLoadParameters } from '../../core/server.js';
 import { HEADER_LENGTH_HEADER, HEADER_LENGTH_KEY } from '../../protocol/binary-data.js';
-import { readBody } from './body.js';
+import { BodyTooLarge, readBody } from './body.js';
 import { encodeInferResponse, parseInferRequest } from './infer.js';
 
 const gzip = promisify(zlib.gzip);
@@ -320,6 +320,9 @@ export class HttpFrontend {
   ): Promise<void> {
     const body = await this.jsonObject(req);
     if (action === 'index') {
+      if (body.ready !== undefined && typeof body.ready !== 'boolean') {
+        throw new TritonError('INVALID_ARG', "Invalid value for 'ready': expected a boolean");
+      }
       sendJson(res, 200, await this.core.repositoryIndex(body.ready === true));
       return;
     }
@@ -340,7 +343,17 @@ export class HttpFrontend {
 
   /** Reads a JSON object body ({} when empty). @throws TritonError INVALID_ARG when it is not one. */
   private async jsonObject(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-    const body = await readBody(req, this.maxInputSize);
+    const max = this.maxInputSize;
+    let body;
+    try {
+      body = await readBody(req, max, max);
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      throw invalidArg(
+        `request JSON size of ${e.size} bytes exceeds the maximum allowed input size of ${max} bytes. ` +
+          'Use --http-max-input-size to increase the limit.',
+      );
+    }
     if (body.data.length === 0) return {};
     let json: unknown;
     try {
@@ -388,29 +401,43 @@ export class HttpFrontend {
       );
     }
     const trace = this.core.tracer.enabled ? this.startTrace(req, res, model) : undefined;
-    let body;
-    try {
-      body = await readBody(req, this.maxInputSize);
-      trace?.record('HTTP_RECV_END');
-    } catch (e) {
-      // Do not read the rest of an oversized or broken body: answer and close the connection.
-      res.setHeader('Connection', 'close');
-      sendError(res, e);
-      res.once('finish', () => req.destroy());
-      return;
-    }
     const rawLength = req.headers[HEADER_LENGTH_KEY];
     let headerLength: number | undefined;
     if (rawLength !== undefined) {
       headerLength = Number(rawLength);
       if (!Number.isInteger(headerLength)) {
+        req.resume();
         throw new TritonError(
           'INVALID_ARG',
           `Unable to parse Inference-Header-Content-Length, got: ${rawLength}`,
         );
       }
     }
-    const parsed = parseInferRequest(body, headerLength, model, version, () => config);
+    // Triton bounds the JSON header and a raw body by --http-max-input-size, not binary tensor data.
+    const max = this.maxInputSize;
+    const jsonLimit = (size: number) =>
+      invalidArg(
+        `request JSON size of ${size} bytes exceeds the maximum allowed input size of ${max} bytes. ` +
+          'Use --http-max-input-size to increase the limit.',
+      );
+    let body;
+    try {
+      // A JSON header over the limit: the body is read to its end and dropped.
+      const limit =
+        headerLength === undefined || headerLength === 0 ? max : headerLength > max ? 0 : Infinity;
+      body = await readBody(req, limit, max);
+      trace?.record('HTTP_RECV_END');
+    } catch (e) {
+      if (!(e instanceof BodyTooLarge)) throw e;
+      throw headerLength === 0
+        ? invalidArg(
+            `Raw input has a byte_size (${e.size} bytes) that exceeds the maximum allowed value of ${max} bytes. ` +
+              'Use --http-max-input-size to increase the limit.',
+          )
+        : jsonLimit(headerLength ?? e.size);
+    }
+    if ((headerLength ?? body.data.length) > max) throw jsonLimit(headerLength ?? body.data.length);
+    const parsed = parseInferRequest(body, headerLength, model, version, () => config, max);
     const cancellation = new Cancellation();
     const onClose = () => {
       if (!res.writableEnded) cancellation.cancel();
