@@ -105,6 +105,33 @@ describe('ONNX Runtime backend', () => {
         `input [ { name: "X" data_type: TYPE_FP32 dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ]\n` +
         `output [ { name: "Y" data_type: TYPE_FP32 dims: [ 2, 2 ] reshape: { shape: [ 4 ] } } ]\n`,
     );
+    // As Triton's qa reshape models (L0_infer_reshape test_ii1 / ii3): variable dims on both sides.
+    fs.mkdirSync(path.join(repo, 'reshaped_variable', '1'), { recursive: true });
+    fs.writeFileSync(
+      path.join(repo, 'reshaped_variable', '1', 'model.onnx'),
+      buildOnnxModel({
+        inputs: [
+          { name: 'X', elemType: OnnxDataType.INT32, shape: ['b', 8, 'n', 1, 6] },
+          { name: 'A', elemType: OnnxDataType.INT32, shape: ['b', 'm'] },
+        ],
+        outputs: [
+          { name: 'Y', elemType: OnnxDataType.INT32, shape: ['b', 8, 'n', 1, 6] },
+          { name: 'B', elemType: OnnxDataType.INT32, shape: ['b', 'm'] },
+        ],
+        nodes: [
+          { opType: 'Identity', inputs: ['X'], outputs: ['Y'] },
+          { opType: 'Identity', inputs: ['A'], outputs: ['B'] },
+        ],
+      }),
+    );
+    fs.writeFileSync(
+      path.join(repo, 'reshaped_variable', 'config.pbtxt'),
+      `backend: "onnxruntime"\nmax_batch_size: 8\n` +
+        `input [ { name: "X" data_type: TYPE_INT32 dims: [ 2, 4, -1, 6 ] reshape: { shape: [ 8, -1, 1, 6 ] } },\n` +
+        `        { name: "A" data_type: TYPE_INT32 dims: [ 1, -1, 1 ] reshape: { shape: [ -1 ] } } ]\n` +
+        `output [ { name: "Y" data_type: TYPE_INT32 dims: [ 2, 4, -1, 6 ] reshape: { shape: [ 8, -1, 1, 6 ] } },\n` +
+        `         { name: "B" data_type: TYPE_INT32 dims: [ 1, -1, 1 ] reshape: { shape: [ -1 ] } } ]\n`,
+    );
     writeIdentity4(
       repo,
       'nobatch',
@@ -221,6 +248,24 @@ describe('ONNX Runtime backend', () => {
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.outputs[0].shape, [2, 2, 2]);
     assert.deepEqual(r.body.outputs[0].data, [1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  test('reshape with variable dims: outputs come back in the config dims, -1 resolved', async () => {
+    const x = Array.from({ length: 2 * 2 * 4 * 5 * 6 }, (_, i) => i);
+    const r = await http(server.url, 'POST', '/v2/models/reshaped_variable/infer', {
+      inputs: [
+        { name: 'X', datatype: 'INT32', shape: [2, 2, 4, 5, 6], data: x },
+        { name: 'A', datatype: 'INT32', shape: [2, 1, 3, 1], data: [1, 2, 3, 4, 5, 6] },
+      ],
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const out = Object.fromEntries(
+      (r.body.outputs as Array<{ name: string; shape: number[]; data: number[] }>).map((o) => [o.name, o]),
+    );
+    assert.deepEqual(out.Y.shape, [2, 2, 4, 5, 6]);
+    assert.deepEqual(out.Y.data, x);
+    assert.deepEqual(out.B.shape, [2, 1, 3, 1]);
+    assert.deepEqual(out.B.data, [1, 2, 3, 4, 5, 6]);
   });
 
   test('a model without batching takes shapes without a batch dim', async () => {

@@ -64,6 +64,19 @@ function modelShape(spec: TensorSpec | undefined, shape: number[], batched: bool
   return batched ? [shape[0], ...target] : target;
 }
 
+/**
+ * The config-side shape of a model output that has a `reshape` (the inverse of modelShape): the
+ * config's `dims`, whose variable (-1) entries take the model shape's values at the reshape's -1
+ * positions, in order, as Triton reports reshaped outputs.
+ */
+function configShape(spec: TensorSpec, shape: number[], batched: boolean): number[] {
+  const rest = batched ? shape.slice(1) : shape;
+  const variable = rest.filter((_, i) => spec.reshape![i] === -1);
+  let k = 0;
+  const target = spec.dims.map((d) => (d === -1 ? (variable[k++] ?? 1) : d));
+  return batched ? [shape[0], ...target] : target;
+}
+
 function bytesOf(t: WireTensor, buffers: ArrayBuffer[]): Uint8Array {
   return new Uint8Array(buffers[t.buffer], t.byteOffset, t.byteLength);
 }
@@ -182,10 +195,7 @@ function scatterOutputs(requests: WireRequest[], results: Fetched, wanted: strin
     const spec = outSpecs.get(name);
     const dt: Datatype = spec?.datatype ?? fromOrtType(value.type) ?? 'FP32';
     let dims = value.dims.slice();
-    if (spec?.reshape && !spec.dims.includes(-1)) {
-      // The config declares the output with other dims than the model: report the config's view.
-      dims = batched ? [dims[0], ...spec.dims] : spec.dims.slice();
-    }
+    if (spec?.reshape) dims = configShape(spec, dims, batched);
     let rowElems = 0;
     if (batched) {
       rowElems = 1;
