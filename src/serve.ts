@@ -250,6 +250,7 @@ export async function startServer(options: Partial<ServeSettings>, logger?: Logg
     backendConfig: settings.backendConfig,
     autoComplete: settings.autoComplete,
     strictReadiness: settings.strictReadiness,
+    exitOnError: settings.exitOnError,
     modelConfigName: settings.modelConfigName,
     modelLoadThreads: settings.modelLoadThreads,
     modelLoadRetryCount: settings.modelLoadRetryCount,

@@ -90,6 +90,12 @@ export interface ModelManagerOptions {
   pollSecs: number;
   /** `--load-model` names for explicit mode (`*` = every model). */
   startupModels: string[];
+  /**
+   * A repository that cannot be read (a missing folder, an unreachable bucket) fails the start when
+   * true (`--exit-on-error`, the default); when false it is logged, counts as empty, and is read
+   * again at the next poll or load.
+   */
+  strictRepositories?: boolean;
   logger: Logger;
   /** Runs an inference on the server (handed to backends for BLS). */
   infer?: (req: InferenceRequest) => Promise<InferenceResponse>;
@@ -189,6 +195,21 @@ export class ModelManager {
     return next;
   }
 
+  /**
+   * Reads a repository: `what()`, or — when the repository cannot be read and the server was
+   * started with `--exit-on-error=false` — `empty` after logging why.
+   * @throws Error from `what()` under `--exit-on-error` (the default).
+   */
+  private async read<T>(what: () => Promise<T>, empty: T): Promise<T> {
+    try {
+      return await what();
+    } catch (e) {
+      if (this.options.strictRepositories !== false) throw e;
+      this.log.error(`${(e as Error).message}; serving the other repositories`);
+      return empty;
+    }
+  }
+
   /** Every repository's model folders with fingerprints, and the names found more than once. */
   private async scanAll(): Promise<{
     found: Map<string, { source: RepositorySource; fingerprint: string }>;
@@ -197,7 +218,7 @@ export class ModelManager {
     const found = new Map<string, { source: RepositorySource; fingerprint: string }>();
     const duplicates = new Set<string>();
     for (const source of this.options.sources) {
-      for (const [name, fingerprint] of await source.scan()) {
+      for (const [name, fingerprint] of await this.read(() => source.scan(), new Map())) {
         if (found.has(name)) duplicates.add(name);
         else found.set(name, { source, fingerprint });
       }
@@ -322,7 +343,9 @@ export class ModelManager {
         origin = { tempDir: writeOverrideFolder(name, config!, files) };
       } else {
         const holders: RepositorySource[] = [];
-        for (const s of this.options.sources) if ((await s.listModels()).includes(name)) holders.push(s);
+        for (const s of this.options.sources) {
+          if ((await this.read(() => s.listModels(), [])).includes(name)) holders.push(s);
+        }
         if (holders.length !== 1) {
           throw new TritonError(
             'INTERNAL',
@@ -543,7 +566,7 @@ export class ModelManager {
     const seen = new Set<string>();
     const duplicates = new Set<string>();
     for (const s of this.options.sources) {
-      for (const n of await s.listModels()) {
+      for (const n of await this.read(() => s.listModels(), [])) {
         if (seen.has(n)) duplicates.add(n);
         seen.add(n);
       }

@@ -55,6 +55,11 @@ export interface ServerOptions {
   autoComplete?: boolean;
   /** Ready only when every model is ready (`--strict-readiness`, default true). */
   strictReadiness?: boolean;
+  /**
+   * `--exit-on-error` (default true): an unreadable model repository fails the start; with false it
+   * is logged and the other repositories serve.
+   */
+  exitOnError?: boolean;
   /** `--model-config-name`: use `configs/<name>.pbtxt` where present. */
   modelConfigName?: string;
   /** Models loaded at once (`--model-load-thread-count`, default 4). */
@@ -142,6 +147,7 @@ export class InferenceServer {
       mode: options.modelControlMode ?? 'none',
       pollSecs: options.repositoryPollSecs ?? 15,
       startupModels: options.startupModels ?? [],
+      strictRepositories: options.exitOnError !== false,
       logger: options.logger,
       infer: (r) => this.infer(r),
       inferStream: (r, cb) => this.inferStream(r, cb),

@@ -113,7 +113,8 @@ export function validateRequest(config: ModelConfig, index: TensorIndex, req: In
         throw invalidArg(
           got < count
             ? `${prefix(req)}expected ${count} string elements for inference input '${t.name}' for model '${model}', got ${got}`
-            : `${prefix(req)}unexpected number of string elements ${got} for inference input '${t.name}' for model '${model}', expecting ${count}`,
+            : // Triton stops counting at the first element past the expected count.
+              `${prefix(req)}unexpected number of string elements ${count + 1} for inference input '${t.name}' for model '${model}', expecting ${count}`,
         );
       }
     } else {

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { buildExampleRepository } from '../../src/examples/build.js';
+import { serializeBytesTensor } from '../../src/protocol/bytes-tensor.js';
 import { buildOnnxModel, OnnxDataType } from '../../src/examples/onnx-builder.js';
 import { binaryBody, http, inferBinary, serve, type TestServer } from '../helpers/server.js';
 import { tempDir } from '../../support/temp-dir.js';
@@ -586,6 +587,24 @@ describe('HTTP/REST protocol', () => {
         r.body.error,
         'receiving FP16 data via JSON is not supported. Please use the binary data format for input INPUT0',
       );
+    });
+
+    test("BYTES element counts that differ from the shape: Triton's messages (it stops at one past)", async () => {
+      const elements = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+      for (const [n, message] of [
+        [2, "expected 4 string elements for inference input 'INPUT0' for model 'identity_bytes', got 2"],
+        [
+          7,
+          "unexpected number of string elements 5 for inference input 'INPUT0' for model 'identity_bytes', expecting 4",
+        ],
+      ] as const) {
+        const { body, headerLength } = binaryBody([
+          { name: 'INPUT0', datatype: 'BYTES', shape: [1, 4], data: serializeBytesTensor(elements(n)) },
+        ]);
+        const r = await inferBinary(url, 'identity_bytes', body, headerLength);
+        assert.equal(r.status, 400);
+        assert.equal(r.header.error, `[request id: <id_unknown>] ${message}`);
+      }
     });
 
     test('BYTES JSON: empty strings and Unicode', async () => {

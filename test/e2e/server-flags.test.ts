@@ -284,3 +284,26 @@ describe('the nereid process refuses bad flags with Triton’s messages', () => 
     }
   });
 });
+
+describe('--exit-on-error and unreadable repositories', () => {
+  test('false: a repository that cannot be read is logged and the others serve; true: the start fails', async () => {
+    const repo = tempDir();
+    writeAddSub(repo, 'simple');
+    const missing = path.join(tempDir(), 'no-such-repository');
+    const logLines: string[] = [];
+    const server = await serve([repo, missing], { exitOnError: false, allowGrpc: false }, { logLines });
+    try {
+      assert.equal(server.core.isModelReady('simple'), true);
+      assert.ok(
+        logLines.some((l) => l.includes(`failed to open model repository '${missing}'`)),
+        logLines.join('\n'),
+      );
+    } finally {
+      await server.stop();
+    }
+    await assert.rejects(
+      serve([repo, missing], { exitOnError: true, allowGrpc: false }),
+      /failed to open model repository/,
+    );
+  });
+});
