@@ -31,6 +31,9 @@ import type {
 } from './request.js';
 import { DefaultScheduler } from './scheduler/default-scheduler.js';
 import { DynamicBatcher, validateDynamicBatching } from './scheduler/dynamic-batcher.js';
+import { SequenceBatcher } from './scheduler/sequence-batcher.js';
+import { sequenceSpec, type SequenceSpec } from './sequence.js';
+import type { Logger } from './logger.js';
 import { runWarmup } from './warmup.js';
 import type { Scheduler } from './scheduler/scheduler.js';
 import { ModelStats } from './stats.js';
@@ -238,11 +241,14 @@ export class ModelVersion {
     private readonly instances: ModelInstance[],
     scheduled: ModelInstance[],
     modelDir: string,
+    sequence: SequenceSpec | undefined,
+    logger: Logger,
   ) {
     this.index = indexTensors(config);
     const observed = scheduled.map(observedInstance);
-    this.scheduler =
-      config.dynamic_batching && config.max_batch_size > 0
+    this.scheduler = sequence
+      ? new SequenceBatcher(config, sequence, observed, this.stats, undefined, logger)
+      : config.dynamic_batching && config.max_batch_size > 0
         ? new DynamicBatcher(config, observed, this.stats)
         : new DefaultScheduler(observed, this.stats);
     for (const o of config.output) {
@@ -275,6 +281,7 @@ export class ModelVersion {
       throw new TritonError('INVALID_ARG', `model '${ctx.name}' must specify at least one output`);
     normalizeConfig(config, backend, listGpus(), (line) => ctx.logger.info(line));
     validateDynamicBatching(config);
+    const sequence = config.sequence_batching ? sequenceSpec(config, ctx.modelDir) : undefined;
     const placements = instancePlacements(config);
     const settled = await Promise.allSettled(placements.map((p) => backend.createInstance(config, ctx, p)));
     const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -289,7 +296,7 @@ export class ModelVersion {
     }
     const scheduled = instances.filter((_, i) => !placements[i].passive);
     try {
-      return new ModelVersion(config, ctx.version, instances, scheduled, ctx.modelDir);
+      return new ModelVersion(config, ctx.version, instances, scheduled, ctx.modelDir, sequence, ctx.logger);
     } catch (e) {
       await unloadAfterFailedLoad(instances, ctx);
       throw new TritonError('INVALID_ARG', `unable to load model '${ctx.name}': ${(e as Error).message}`);

@@ -33,8 +33,10 @@ export type { ModelControlMode, ModelLoadParameters, ModelState } from './model-
 /** The protocol extensions Nereid implements (server metadata `extensions`, in Triton's order). */
 const EXTENSIONS = [
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
+  'schedule_policy',
   'model_configuration',
   'binary_tensor_data',
   'parameters',

@@ -17,6 +17,7 @@ import { configTypeToDatatype, datatypeToConfigType } from '../../protocol/datat
 import { TritonError } from '../../protocol/errors.js';
 import type { InferenceRequest } from '../../core/request.js';
 import { formatShape } from '../../core/tensor.js';
+import { implicitInputs, implicitOutputs, type ImplicitTensor } from '../../core/sequence.js';
 import { OrtInstance } from './instance.js';
 import type { GraphTensor, TensorSpec } from './protocol.js';
 import { cudaUnavailable, sessionOptions, threadPolicy } from './session-options.js';
@@ -38,6 +39,17 @@ function specs(list: Array<ModelInput | ModelOutput>): TensorSpec[] {
     dims: t.dims,
     reshape: t.reshape ? t.reshape.shape : undefined,
   }));
+}
+
+/** A sequence model's control and state tensors as config-like inputs/outputs (for the checks). */
+function implicitAsConfig(list: ImplicitTensor[]): ModelInput[] {
+  return list.map((t) =>
+    newConfigMessage<ModelInput>('ModelInput', {
+      name: t.name,
+      data_type: datatypeToConfigType(t.datatype) as ModelInput['data_type'],
+      dims: t.dims,
+    }),
+  );
 }
 
 /** The ONNX Runtime backend. */
@@ -97,7 +109,13 @@ export class OnnxRuntimeBackend implements Backend {
       );
       return config;
     }
-    const graph = await this.graphOf(ctx);
+    const implicit = new Set([...implicitInputs(config), ...implicitOutputs(config)].map((t) => t.name));
+    const fullGraph = await this.graphOf(ctx);
+    // A sequence model's control and state tensors are fed by the server, not the config's.
+    const graph = {
+      inputs: fullGraph.inputs.filter((t) => !implicit.has(t.name)),
+      outputs: fullGraph.outputs.filter((t) => !implicit.has(t.name)),
+    };
     const declared = (list: Array<ModelInput | ModelOutput>, name: string) =>
       list.find((t) => t.name === name);
     // Can the model batch? Every graph tensor needs a dynamic first dim, and config dims, where
@@ -209,10 +227,11 @@ export class OnnxRuntimeBackend implements Backend {
         }
       }
     };
-    check('input', config.input, graph.inputs);
-    check('output', config.output, graph.outputs);
+    const inputs = [...config.input, ...implicitAsConfig(implicitInputs(config))];
+    check('input', inputs, graph.inputs);
+    check('output', [...config.output, ...implicitAsConfig(implicitOutputs(config))], graph.outputs);
     for (const g of graph.inputs) {
-      if (!config.input.some((c) => c.name === g.name)) {
+      if (!inputs.some((c) => c.name === g.name)) {
         throw new TritonError(
           'INVALID_ARG',
           `unable to load model '${ctx.name}', model input '${g.name}' is not in the configuration`,
@@ -245,8 +264,8 @@ export class OnnxRuntimeBackend implements Backend {
         {
           modelPath: ctx.modelPath,
           sessionOptions: sessionOptions(config, ctx.backendConfig, placement, (l) => ctx.logger.warn(l)),
-          inputs: specs(config.input),
-          outputs,
+          inputs: specs([...config.input, ...implicitAsConfig(implicitInputs(config))]),
+          outputs: [...outputs, ...specs(implicitAsConfig(implicitOutputs(config)))],
           maxBatchSize: config.max_batch_size,
           threadPolicy: threadPolicy(ctx.backendConfig, ctx.name),
         },
