@@ -7,6 +7,7 @@ import type { ExecutionOutcome, ModelInstance } from '../../src/core/backend.js'
 import type { InferenceRequest } from '../../src/core/request.js';
 import type { QueuedRequest } from '../../src/core/scheduler/scheduler.js';
 import type { ExecuteResult } from '../../src/core/request.js';
+import type { Tensor } from '../../src/core/tensor.js';
 import { TritonError } from '../../src/protocol/errors.js';
 import type { VirtualClock } from './virtual-clock.js';
 
@@ -20,6 +21,8 @@ export interface Execution {
   end: number;
   /** Executions handed over together with this one (`executeSeveral`), 1 for a lone `execute`. */
   bundle: number;
+  /** The requests as the instance got them (with any inputs the scheduler added). */
+  requests: InferenceRequest[];
 }
 
 /** Options of a fake instance. */
@@ -32,6 +35,8 @@ export interface FakeInstanceOptions {
   several?: boolean;
   /** Request ids whose execution result is an error (the instance's own, per request). */
   failIds?: Set<string>;
+  /** The outputs of each request (default: none). */
+  compute?: (request: InferenceRequest) => Tensor[];
 }
 
 /** A model instance that runs on virtual time and records what it ran into `log`. */
@@ -66,6 +71,7 @@ export class FakeInstance implements ModelInstance {
       start: this.clock.now(),
       end: NaN,
       bundle,
+      requests,
     };
     this.log.push(e);
     return new Promise((resolve) => {
@@ -75,7 +81,7 @@ export class FakeInstance implements ModelInstance {
           const results: ExecuteResult[] = requests.map((r) =>
             this.options.failIds?.has(r.id)
               ? new TritonError('INTERNAL', `model failed request '${r.id}'`)
-              : { outputs: [] },
+              : { outputs: this.options.compute?.(r) ?? [] },
           );
           resolve({
             results,
@@ -115,7 +121,7 @@ export interface TestRequest {
 
 /**
  * A queued request for `id`, enqueued now, whose delivery is appended to `deliveries`.
- * Its one input is FP32 INPUT0 of shape [batch, ...dims] (no bytes: schedulers never read them).
+ * Its one input is FP32 INPUT0 of shape [batch, ...dims], every element 1.
  */
 export function queued(
   id: string,
@@ -129,7 +135,14 @@ export function queued(
       model: 'm',
       id,
       inputs: [
-        { name: 'INPUT0', datatype: 'FP32', shape: [batch, ...(r.dims ?? [4])], data: new Uint8Array(0) },
+        {
+          name: 'INPUT0',
+          datatype: 'FP32',
+          shape: [batch, ...(r.dims ?? [4])],
+          data: new Uint8Array(
+            new Float32Array(batch * (r.dims ?? [4]).reduce((n, d) => n * d, 1)).fill(1).buffer,
+          ),
+        },
       ],
       parameters: r.parameters ?? {},
       signal: r.signal,

@@ -224,22 +224,26 @@ class DirectBatch extends SlotBatch {
     this.pool.count++;
   }
 
-  /**
-   * InstancePool.withdraw (the request was cancelled): out of its queue; the sequence ends, so the
-   * rest of it is cancelled too and the slot released.
-   */
+  /** InstancePool.withdraw (the request was cancelled): out of its queue. */
   withdraw(q: QueuedRequest): boolean {
+    if (!this.queues[entryOf(q).slot].remove(q)) return false;
+    this.pool.count--;
+    return true;
+  }
+
+  /**
+   * After a cancelled request was answered: its sequence ends, so the rest of it is cancelled too
+   * and the slot released (Triton releases the slot of a cancelled sequence).
+   */
+  endCancelled(q: QueuedRequest): void {
     const slot = entryOf(q).slot;
     const queue = this.queues[slot];
-    if (!queue.remove(q)) return false;
-    this.pool.count--;
     this.owner.forget(entryOf(q).id);
     for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
       this.pool.count--;
       if (item !== FORCE_END) this.pool.answer(item, cancelled());
     }
     this.release(slot);
-    return true;
   }
 
   /** Releases a slot: it takes the next backlogged sequence, or becomes free. */
@@ -333,6 +337,15 @@ class DirectPool extends InstancePool {
 
   protected withdraw(q: QueuedRequest): boolean {
     return this.batch.withdraw(q);
+  }
+
+  /** A waiting request was cancelled: answered, then the rest of its sequence ends. */
+  protected override fail(q: QueuedRequest, error: TritonError): void {
+    const waiting = this.batch.withdraw(q);
+    if (!waiting) return;
+    q.detach?.();
+    this.deliver(q, error, this.clock.now() - q.enqueuedAt);
+    this.batch.endCancelled(q);
   }
 
   protected nextBatch(now: number): BatchDecision {
