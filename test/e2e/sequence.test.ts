@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   InferenceServerClient,
   InferInput,
+  InferRequestedOutput,
   type InferenceServerError,
   type InferResult,
 } from '../../src/client/index.js';
@@ -124,9 +125,11 @@ describe('sequence models', () => {
     writeControls(repo);
     writeStringId(repo);
     // accumulate with a state that starts at 100 (initial_state from a data file).
-    // START's true value is 0 here, so that it does not reset the state the file sets.
+    // START's true value is 0 here, so that it does not reset the state the file sets. The config
+    // lists the state output as an output too, so that clients may ask for it (as Triton allows).
     const initial = accumulateConfig('accumulate_from_100', 'direct { }')
       .replace('zero_data: true', 'data_file: "hundred.bin"')
+      .replace('output [\n', 'output [\n  { name: "OUTPUT_STATE" data_type: TYPE_INT32 dims: [ 1 ] },\n')
       .replace('int32_false_true: [ 0, 1 ]', 'int32_false_true: [ 0, 0 ]');
     writeModel(repo, 'accumulate_from_100', initial, accumulateModel());
     fs.mkdirSync(path.join(repo, 'accumulate_from_100', 'initial_state'));
@@ -263,10 +266,15 @@ describe('sequence models', () => {
     );
   });
 
-  test('implicit state starts from the initial_state data file', async () => {
+  test('implicit state starts from the initial_state data file; a state output in the config reaches the client', async () => {
     const a = await httpClient.infer('accumulate_from_100', input(5), options(9, 0, 2));
-    const b = await httpClient.infer('accumulate_from_100', input(6), options(9, 1, 2));
-    assert.deepEqual([out(a), out(b)], [105, 111]);
+    const b = await grpcClient.infer('accumulate_from_100', input(6), {
+      ...options(9, 1, 2),
+      outputs: [new InferRequestedOutput('OUTPUT_STATE')],
+    });
+    assert.deepEqual([out(a), out(a, 'OUTPUT_STATE')], [105, 105]);
+    assert.deepEqual(b.outputNames, ['OUTPUT_STATE']);
+    assert.equal(out(b, 'OUTPUT_STATE'), 111);
   });
 
   test('an idle sequence is released; its next request needs START again', async () => {
@@ -321,9 +329,35 @@ class TritonPythonModel:
         return out
 `,
     );
+    writePythonModel(
+      repo,
+      'py_state',
+      `name: "py_state"\nbackend: "python"\nmax_batch_size: 0\n` +
+        `input [{ name: "INPUT" data_type: TYPE_INT64 dims: [ 1 ] }]\n` +
+        `output [{ name: "HISTORY" data_type: TYPE_INT64 dims: [ -1 ] }]\n` +
+        `sequence_batching { control_input [\n` +
+        `  { name: "START" control [{ kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] }] } ]\n` +
+        `  state [{ input_name: "PAST" output_name: "PRESENT" data_type: TYPE_INT64 dims: [ -1 ] }] }\n` +
+        `instance_group [{ kind: KIND_CPU count: 2 }]\n`,
+      `import numpy as np
+import triton_python_backend_utils as pb_utils
+
+class TritonPythonModel:
+    # The state holds every input of the sequence so far (it grows by one element per request).
+    def execute(self, requests):
+        out = []
+        for r in requests:
+            get = lambda n: pb_utils.get_input_tensor_by_name(r, n).as_numpy()
+            past = get("PAST")
+            history = get("INPUT") if get("START")[0] else np.concatenate([past, get("INPUT")])
+            out.append(pb_utils.InferenceResponse(output_tensors=[
+                pb_utils.Tensor("HISTORY", history), pb_utils.Tensor("PRESENT", history)]))
+        return out
+`,
+    );
     server = await serve([repo], {
       modelControlMode: 'explicit',
-      startupModels: ['accumulate', 'py_sequence'],
+      startupModels: ['accumulate', 'py_sequence', 'py_state'],
     });
     client = new InferenceServerClient(server.url);
   });
@@ -338,6 +372,24 @@ class TritonPythonModel:
     const last = await client.infer('py_sequence', input(1), options(31, 1, 2));
     assert.deepEqual(Array.from(first.asTypedArray<BigInt64Array>('OUTPUT'), Number), [1, 1, 31, 31]);
     assert.deepEqual(Array.from(last.asTypedArray<BigInt64Array>('OUTPUT'), Number), [0, 1, 31, 31]);
+  });
+
+  test('a Python model keeps implicit state of variable size without an initial_state', async () => {
+    const one = (v: number) => [new InferInput('INPUT', [1], 'INT64').setData(BigInt64Array.of(BigInt(v)))];
+    const history = (r: InferResult) => Array.from(r.asTypedArray<BigInt64Array>('HISTORY'), Number);
+    // Two sequences interleaved, one slot on each of the 2 instances: each sees only its own inputs.
+    assert.deepEqual(history(await client.infer('py_state', one(1), options(51, 0, 3))), [1]);
+    assert.deepEqual(history(await client.infer('py_state', one(7), options(52, 0, 3))), [7]);
+    assert.deepEqual(history(await client.infer('py_state', one(2), options(51, 1, 3))), [1, 2]);
+    assert.deepEqual(history(await client.infer('py_state', one(8), options(52, 1, 3))), [7, 8]);
+    const last = await client.infer('py_state', one(3), options(51, 2, 3));
+    assert.deepEqual(history(last), [1, 2, 3]);
+    assert.deepEqual(
+      last.outputNames,
+      ['HISTORY'],
+      'the state output is not returned unless the config lists it as an output',
+    );
+    assert.deepEqual(history(await client.infer('py_state', one(9), options(52, 2, 3))), [7, 8, 9]);
   });
 
   test('a sequence spanning a model reload is refused cleanly, not continued on a fresh state', async () => {
