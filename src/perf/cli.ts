@@ -8,6 +8,7 @@ import {
   PerfError,
   parseHeader,
   parseRange,
+  parseSequenceIdRange,
   parseShape,
   resolvePerfOptions,
   type MeasurementMode,
@@ -61,6 +62,11 @@ interface PerfFlags {
   shape?: string[];
   stringLength: number;
   stringData?: string;
+  sequenceLength?: number;
+  sequenceLengthVariation: number;
+  sequenceIdRange?: string;
+  numOfSequences: number;
+  serialSequences?: boolean;
   measurementInterval: number;
   measurementMode: MeasurementMode;
   measurementRequestCount: number;
@@ -119,6 +125,11 @@ function toPerfOptions(f: PerfFlags): PerfOptions {
     shapes,
     stringLength: f.stringLength,
     stringData: f.stringData,
+    sequenceLength: f.sequenceLength,
+    sequenceLengthVariation: f.sequenceLengthVariation,
+    sequenceIdRange: f.sequenceIdRange ? parseSequenceIdRange(f.sequenceIdRange) : undefined,
+    numOfSequences: f.numOfSequences,
+    serialSequences: f.serialSequences ?? false,
     measurementIntervalMs: f.measurementInterval,
     measurementMode: f.measurementMode,
     measurementRequestCount: f.measurementRequestCount,
@@ -211,6 +222,31 @@ export function perfCommand(run: (o: PerfOptions) => Promise<void> = runPerfCli)
     )
     .option('--string-length <n>', 'length of random BYTES elements', integer(0), 128)
     .option('--string-data <string>', 'value of every BYTES element instead of random strings')
+    .option(
+      '--sequence-length <n>',
+      'sequence models: base length of a sequence in requests (default: 20, or the number of entries of JSON --input-data)',
+      integer(1),
+    )
+    .option(
+      '--sequence-length-variation <pct>',
+      'sequence models: each sequence is the base length ± this %',
+      number(0),
+      20,
+    )
+    .option(
+      '--sequence-id-range <start[:end]>',
+      'sequence models: sequence ids from start up to end (excluded; no end = no bound) (default: 1)',
+    )
+    .option(
+      '--num-of-sequences <n>',
+      'sequence models: sequences live at once in request-rate mode (in concurrency mode, one per concurrent request)',
+      integer(1),
+      4,
+    )
+    .option(
+      '--serial-sequences',
+      'sequence models: at most one request in flight per sequence in request-rate mode',
+    )
     .option('-p, --measurement-interval <ms>', 'length of a time window in ms', integer(1), 5000)
     .option(
       '--measurement-mode <mode>',

@@ -10,6 +10,7 @@ import { InferenceServerClient, InferInput } from '../client/index.js';
 import { httpStatistics, type PerfConnection } from './connection.js';
 import type { PreparedRequest } from './input-data.js';
 import { PerfError } from './options.js';
+import type { SequenceFlags } from './sequences.js';
 import { ControlClient, httpBaseUrl, type InferTransport, type Recorder } from './transport.js';
 
 /** `host:port` of a `-u` value for gRPC (`host:port` or `grpc://host:port`). */
@@ -40,12 +41,17 @@ class GrpcInferTransport implements InferTransport {
     // One HTTP/2 channel carries every request; the load generator bounds what is in flight.
   }
 
-  send(index: number, rec: Recorder, delayed: boolean): Promise<void> {
+  send(index: number, rec: Recorder, delayed: boolean, sequence?: SequenceFlags): Promise<void> {
     rec.sent();
     const start = performance.now();
     let call: Promise<unknown>;
     try {
-      call = this.client.infer(this.model, this.inputs[index], { modelVersion: this.version });
+      call = this.client.infer(this.model, this.inputs[index], {
+        modelVersion: this.version,
+        parameters: sequence
+          ? { sequence_id: sequence.id, sequence_start: sequence.start, sequence_end: sequence.end }
+          : undefined,
+      });
     } catch (e) {
       rec.failure(performance.now(), (e as Error).message);
       return Promise.resolve();

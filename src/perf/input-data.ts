@@ -35,6 +35,8 @@ export interface ModelInfo {
   outputs: string[];
   /** `max_batch_size` from the configuration; 0 = the model does not batch. */
   maxBatchSize: number;
+  /** The configuration has `sequence_batching`: requests go in sequences with correlation ids. */
+  sequential: boolean;
 }
 
 /** One batch-1 element of one input: its shape (no batch dimension) and raw bytes. */
@@ -106,6 +108,7 @@ export function parseModelInfo(metadata: Json, config: Json | undefined): ModelI
     inputs,
     outputs,
     maxBatchSize,
+    sequential: isObject(config) && isObject(config.sequence_batching),
   };
 }
 
@@ -513,6 +516,7 @@ export function buildRequests(model: ModelInfo, steps: DataStep[], batchSize: nu
         data: Buffer.concat(parts),
       };
     });
+    // The header ends with its `parameters` object: the HTTP transport adds sequence parameters there.
     const header = Buffer.from(
       JSON.stringify({
         inputs: inputs.map((i) => ({

@@ -4,10 +4,13 @@
  *   request and awaiting its response before sending the next;
  * - request rate (open loop): requests go out on a schedule (constant or Poisson gaps) whether or not
  *   earlier ones have been answered.
- * Both walk the pre-built requests round-robin, `batchSize` data entries at a time.
+ * Both walk the pre-built requests round-robin, `batchSize` data entries at a time. On sequence
+ * models both send sequences instead (see `./sequences.ts`): request k of a sequence takes the data
+ * entries from k × batchSize on.
  */
 import { performance } from 'node:perf_hooks';
 import type { RequestDistribution } from './options.js';
+import { Sequence, type SequenceFlags, type SequenceSource } from './sequences.js';
 import type { InferTransport, Recorder } from './transport.js';
 
 /** A load that can be started at a level (concurrency or requests/s) and stopped. */
@@ -33,9 +36,26 @@ export class RequestCursor {
     this.next = (this.next + this.stride) % this.count;
     return i;
   }
+
+  /** Index of the prepared request for request `k` (0-based) of a sequence. */
+  step(k: number): number {
+    return (k * this.stride) % this.count;
+  }
 }
 
-/** Closed loop: `level` loops, each awaiting its response before the next request. */
+/** Request-rate mode on a sequence model: how many sequences are live, and whether serially. */
+export interface RateSequences {
+  source: SequenceSource;
+  /** `--num-of-sequences`. */
+  count: number;
+  /** `--serial-sequences`: at most one request in flight per sequence. */
+  serial: boolean;
+}
+
+/**
+ * Closed loop: `level` loops, each awaiting its response before the next request. With `sequences`
+ * (a sequence model), each loop runs one sequence after another.
+ */
 export class ConcurrencyLoad implements LoadGenerator {
   private running = false;
   private loops: Promise<void>[] = [];
@@ -44,16 +64,35 @@ export class ConcurrencyLoad implements LoadGenerator {
     private readonly transport: InferTransport,
     private readonly rec: Recorder,
     private readonly cursor: RequestCursor,
+    private readonly sequences?: SequenceSource,
   ) {}
 
+  /** @throws PerfError when `level` sequences at once do not fit `--sequence-id-range`. */
   start(level: number): void {
+    this.sequences?.checkLive(level);
     this.transport.setMaxInFlight(level);
     this.running = true;
-    this.loops = Array.from({ length: level }, () => this.loop());
+    this.loops = Array.from({ length: level }, () =>
+      this.sequences ? this.sequenceLoop(this.sequences) : this.loop(),
+    );
   }
 
   private async loop(): Promise<void> {
     while (this.running) await this.transport.send(this.cursor.take(), this.rec, false);
+  }
+
+  private async sequenceLoop(source: SequenceSource): Promise<void> {
+    let seq: Sequence | undefined;
+    const send = async (s: Sequence, flags: SequenceFlags) => {
+      await this.transport.send(this.cursor.step(s.sent - 1), this.rec, false, flags);
+      s.answered(flags);
+    };
+    while (this.running) {
+      if (!seq || seq.done) seq = new Sequence(source.id(), source.length());
+      await send(seq, seq.take());
+    }
+    // End the sequence under way, so that the server frees its slot.
+    if (seq && !seq.done) await send(seq, seq.take(true));
   }
 
   async stop(): Promise<void> {
@@ -72,7 +111,10 @@ const RATE_MAX_IN_FLIGHT = 256;
  */
 export const DELAY_TOLERANCE_MS = 5;
 
-/** Open loop: requests on a schedule of `level` requests/s. */
+/**
+ * Open loop: requests on a schedule of `level` requests/s. With `sequences` (a sequence model), the
+ * scheduled requests go round-robin to the live sequences (see `./sequences.ts`).
+ */
 export class RequestRateLoad implements LoadGenerator {
   private running = false;
   private timer: NodeJS.Timeout | undefined;
@@ -80,15 +122,30 @@ export class RequestRateLoad implements LoadGenerator {
   private gapMs = 0;
   private inFlight = 0;
   private drained: (() => void) | undefined;
+  /** Live sequences (sequence models). */
+  private live: Sequence[] = [];
+  /** Round-robin position in `live`. */
+  private turn = 0;
+  /** Scheduled requests that found no sequence able to take them; sent (late) when one can. */
+  private owed = 0;
 
   constructor(
     private readonly transport: InferTransport,
     private readonly rec: Recorder,
     private readonly cursor: RequestCursor,
     private readonly distribution: RequestDistribution,
+    private readonly sequences?: RateSequences,
   ) {}
 
+  /** @throws PerfError when `--num-of-sequences` sequences do not fit `--sequence-id-range`. */
   start(level: number): void {
+    if (this.sequences) {
+      const { source, count } = this.sequences;
+      source.checkLive(count);
+      this.live = Array.from({ length: count }, () => new Sequence(source.id(), source.length()));
+      this.turn = 0;
+      this.owed = 0;
+    }
     this.transport.setMaxInFlight(RATE_MAX_IN_FLIGHT);
     this.gapMs = 1000 / level;
     this.running = true;
@@ -109,19 +166,60 @@ export class RequestRateLoad implements LoadGenerator {
     if (!this.running) return;
     const now = performance.now();
     while (this.nextAt <= now) {
-      this.inFlight++;
       const late = now - this.nextAt > DELAY_TOLERANCE_MS;
-      void this.transport.send(this.cursor.take(), this.rec, late).then(this.onDone);
+      if (!this.sequences) {
+        this.inFlight++;
+        void this.transport.send(this.cursor.take(), this.rec, late).then(this.onDone);
+      } else {
+        const seq = this.pick(this.sequences);
+        if (seq) void this.sendInSequence(seq, late);
+        else this.owed++;
+      }
       this.nextAt += this.gap();
     }
     this.timer = setTimeout(this.tick, Math.max(0, this.nextAt - performance.now()));
   };
 
+  /** The next live sequence (round-robin) that can take a request; finished ones are replaced. */
+  private pick(sequences: RateSequences): Sequence | undefined {
+    const n = this.live.length;
+    for (let k = 0; k < n; k++) {
+      const i = (this.turn + k) % n;
+      if (this.live[i].done) this.live[i] = new Sequence(sequences.source.id(), sequences.source.length());
+      if (this.live[i].ready(sequences.serial)) {
+        this.turn = (i + 1) % n;
+        return this.live[i];
+      }
+    }
+    return undefined;
+  }
+
+  private sendInSequence(seq: Sequence, late: boolean, forceEnd = false): Promise<void> {
+    const flags = seq.take(forceEnd);
+    this.inFlight++;
+    return this.transport.send(this.cursor.step(seq.sent - 1), this.rec, late, flags).then(() => {
+      seq.answered(flags);
+      this.onDone();
+      // A sequence may now take the requests that were due while none could.
+      while (this.running && this.owed > 0 && this.sequences) {
+        const next = this.pick(this.sequences);
+        if (!next) break;
+        this.owed--;
+        void this.sendInSequence(next, true);
+      }
+    });
+  }
+
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.owed = 0;
     if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     this.drained = undefined;
+    // End the sequences under way, so that the server frees their slots.
+    const started = this.live.filter((s) => s.sent > 0 && !s.done);
+    this.live = [];
+    await Promise.all(started.map((s) => this.sendInSequence(s, false, true)));
   }
 }

@@ -48,6 +48,19 @@ export interface PerfOptions {
   stringLength: number;
   /** `--string-data`: the value of every BYTES element instead of random strings. */
   stringData?: string;
+  /**
+   * `--sequence-length`: base length of a sequence in requests, on sequence models. Undefined: 20,
+   * or, with JSON input data, the number of data entries (without variation).
+   */
+  sequenceLength?: number;
+  /** `--sequence-length-variation`: each sequence's length is the base ± this % (20). */
+  sequenceLengthVariation: number;
+  /** `--sequence-id-range start[:end]`: sequence ids from start to end (excluded; none = no bound) (1). */
+  sequenceIdRange: { start: number; end?: number };
+  /** `--num-of-sequences`: sequences live at once in request-rate mode (4). */
+  numOfSequences: number;
+  /** `--serial-sequences`: at most one request in flight per sequence in request-rate mode. */
+  serialSequences: boolean;
   /** `-p`/`--measurement-interval`: length of a time window in ms (5000). */
   measurementIntervalMs: number;
   /** `--measurement-mode` (time_windows). */
@@ -102,6 +115,10 @@ export function defaultPerfOptions(): Omit<PerfOptions, 'model' | 'url'> {
     inputData: 'random',
     shapes: {},
     stringLength: 128,
+    sequenceLengthVariation: 20,
+    sequenceIdRange: { start: 1 },
+    numOfSequences: 4,
+    serialSequences: false,
     measurementIntervalMs: 5000,
     measurementMode: 'time_windows',
     measurementRequestCount: 50,
@@ -165,6 +182,25 @@ export function parseShape(text: string): { name: string; shape: number[] } {
 }
 
 /**
+ * Parses `--sequence-id-range start[:end]` (perf_analyzer's: ids from start up to end, excluded;
+ * without end, no bound).
+ * @throws PerfError unless start is an integer ≥ 1 and end, if given, an integer > start.
+ */
+export function parseSequenceIdRange(text: string): { start: number; end?: number } {
+  const parts = text.split(':');
+  const nums = parts.map((p) => Number(p.trim()));
+  if (parts.length > 2 || parts.some((p) => p.trim() === '') || !nums.every(Number.isSafeInteger)) {
+    throw new PerfError(`--sequence-id-range expects start[:end] with integers, got '${text}'`);
+  }
+  const [start, end] = nums;
+  if (start < 1) throw new PerfError(`--sequence-id-range: start must be at least 1, got ${start}`);
+  if (end !== undefined && end <= start) {
+    throw new PerfError(`--sequence-id-range: end (${end}) must be greater than start (${start})`);
+  }
+  return end === undefined ? { start } : { start, end };
+}
+
+/**
  * Parses a `-H 'Name:Value'` header.
  * @throws PerfError when there is no ':' or no name.
  */
@@ -206,6 +242,11 @@ export function resolvePerfOptions(partial: Partial<PerfOptions> & { model: stri
   positiveInt(o.maxTrials, '--max-trials');
   positiveInt(o.stringLength, '--string-length', 0);
   positiveInt(o.warmupRequestCount, '--warmup-request-count', 0);
+  if (o.sequenceLength !== undefined) positiveInt(o.sequenceLength, '--sequence-length');
+  positiveInt(o.numOfSequences, '--num-of-sequences');
+  if (!(o.sequenceLengthVariation >= 0)) {
+    throw new PerfError(`--sequence-length-variation must be ≥ 0 %, got ${o.sequenceLengthVariation}`);
+  }
   if (!(o.stabilityPercentage > 0)) {
     throw new PerfError(`--stability-percentage must be greater than 0, got ${o.stabilityPercentage}`);
   }

@@ -27,6 +27,7 @@ import {
 import { ConcurrencyLoad, RequestCursor, RequestRateLoad, type LoadGenerator } from './load.js';
 import { PerfError, resolvePerfOptions, type PerfOptions } from './options.js';
 import { renderPlot } from './plot.js';
+import { SequenceSource } from './sequences.js';
 import {
   csvText,
   fmtDouble,
@@ -527,9 +528,29 @@ export async function runPerf(input: Partial<PerfOptions> & { model: string }): 
       }
     }
 
+    // A sequence model gets sequences: with JSON input data and no --sequence-length, each sequence
+    // walks the data entries once.
+    const userLength = Array.isArray(o.inputData) && o.sequenceLength === undefined;
+    const sequences = model.sequential
+      ? new SequenceSource({
+          length: userLength ? Math.max(1, Math.ceil(steps.length / o.batchSize)) : (o.sequenceLength ?? 20),
+          lengthVariation: userLength ? 0 : o.sequenceLengthVariation,
+          idStart: o.sequenceIdRange.start,
+          idEnd: o.sequenceIdRange.end,
+        })
+      : undefined;
+    if (sequences) {
+      const range = o.concurrencyRange;
+      if (!range) sequences.checkLive(o.numOfSequences);
+      else if (range.end !== 0) sequences.checkLive(Math.max(range.start, range.end));
+    }
+    if (sequences && o.verbose > 0) {
+      out.print(`  Sequence model: requests go in sequences of ids from ${o.sequenceIdRange.start}`);
+    }
+
     const rec = new Recorder();
     const transport = conn.transport(o.model, o.modelVersion, requests);
-    await transport.send(0, rec, false);
+    await transport.send(0, rec, false, sequences && { id: sequences.id(), start: true, end: true });
     if (rec.totalFailed > 0) {
       throw new PerfError(
         `the first request to model '${o.model}' at ${conn.description} failed: ${rec.topError()}`,
@@ -539,8 +560,14 @@ export async function runPerf(input: Partial<PerfOptions> & { model: string }): 
     for (const line of settingsLines(o)) out.print(line);
     const cursor = new RequestCursor(requests.length, o.batchSize);
     const load = o.concurrencyRange
-      ? new ConcurrencyLoad(transport, rec, cursor)
-      : new RequestRateLoad(transport, rec, cursor, o.requestDistribution);
+      ? new ConcurrencyLoad(transport, rec, cursor, sequences)
+      : new RequestRateLoad(
+          transport,
+          rec,
+          cursor,
+          o.requestDistribution,
+          sequences && { source: sequences, count: o.numOfSequences, serial: o.serialSequences },
+        );
     const profiler = new Profiler(o, out, rec, load, stats);
     await profiler.search();
     const interrupted = o.signal?.aborted ?? false;

@@ -9,6 +9,7 @@
 import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { PreparedRequest } from './input-data.js';
+import type { SequenceFlags } from './sequences.js';
 
 /**
  * Completed requests in completion order (so `ends` never decreases), as parallel arrays of
@@ -136,8 +137,11 @@ function lowerBound(a: number[], x: number, hi: number): number {
 
 /** Something that sends request `i` of the prepared ones and records the outcome. */
 export interface InferTransport {
-  /** Sends prepared request `index`; resolves (never rejects) once it is recorded in `rec`. */
-  send(index: number, rec: Recorder, delayed: boolean): Promise<void>;
+  /**
+   * Sends prepared request `index` (with the sequence parameters `sequence_id`, `sequence_start`,
+   * `sequence_end` of `sequence` when given); resolves (never rejects) once it is recorded in `rec`.
+   */
+  send(index: number, rec: Recorder, delayed: boolean, sequence?: SequenceFlags): Promise<void>;
   /** Most requests in flight at once (HTTP: the agent's sockets). */
   setMaxInFlight(n: number): void;
   /** Closes connections. */
@@ -163,6 +167,7 @@ export class HttpTransport implements InferTransport {
   private readonly agent: http.Agent;
   private readonly options: http.RequestOptions[];
   private readonly bodies: Buffer[];
+  private readonly headerLengths: number[];
 
   /**
    * @param base server URL.
@@ -178,6 +183,7 @@ export class HttpTransport implements InferTransport {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: 1, scheduling: 'lifo' });
     const path = `${base.pathname.replace(/\/$/, '')}${modelPath(model, version)}/infer`;
     this.bodies = requests.map((r) => r.httpBody);
+    this.headerLengths = requests.map((r) => r.headerLength);
     this.options = requests.map((r) => ({
       host: base.hostname,
       port: base.port || 80,
@@ -197,7 +203,38 @@ export class HttpTransport implements InferTransport {
     this.agent.maxSockets = n;
   }
 
-  send(index: number, rec: Recorder, delayed: boolean): Promise<void> {
+  /**
+   * The request options and body of prepared request `index` with sequence parameters: its JSON
+   * header (which ends with the `parameters` object, `}}`) gets `sequence_id`, `sequence_start` and
+   * `sequence_end` in that object; the tensor bytes are not copied.
+   */
+  private withSequence(index: number, flags: SequenceFlags): [http.RequestOptions, Buffer[]] {
+    const body = this.bodies[index];
+    const headerLength = this.headerLengths[index];
+    const header = Buffer.from(
+      `${body.toString('latin1', 0, headerLength - 2)},"sequence_id":${flags.id},` +
+        `"sequence_start":${flags.start},"sequence_end":${flags.end}}}`,
+      'latin1',
+    );
+    const data = body.subarray(headerLength);
+    const base = this.options[index];
+    return [
+      {
+        ...base,
+        headers: {
+          ...base.headers,
+          'Content-Length': header.length + data.length,
+          'Inference-Header-Content-Length': header.length,
+        },
+      },
+      [header, data],
+    ];
+  }
+
+  send(index: number, rec: Recorder, delayed: boolean, sequence?: SequenceFlags): Promise<void> {
+    const [options, chunks] = sequence
+      ? this.withSequence(index, sequence)
+      : [this.options[index], [this.bodies[index]]];
     return new Promise<void>((resolve) => {
       rec.sent();
       const start = performance.now();
@@ -209,7 +246,7 @@ export class HttpTransport implements InferTransport {
         rec.failure(performance.now(), message);
         resolve();
       };
-      const req = http.request(this.options[index], (res) => {
+      const req = http.request(options, (res) => {
         const recvStart = performance.now();
         if (res.statusCode === 200) {
           res.on('end', () => {
@@ -236,7 +273,8 @@ export class HttpTransport implements InferTransport {
       });
       req.on('finish', () => (sendEnd = performance.now()));
       req.on('error', (e) => fail(e.message));
-      req.end(this.bodies[index]);
+      for (let i = 0; i < chunks.length - 1; i++) req.write(chunks[i]);
+      req.end(chunks[chunks.length - 1]);
     });
   }
 

@@ -94,6 +94,33 @@ describe('nereid perf: flags', () => {
     assert.equal(o.async, false);
     assert.equal(o.verbose, 0);
     assert.equal(parsePerfArgs(['-m', 'simple', '-i', 'gRPC']).url, 'localhost:8001');
+    assert.equal(o.sequenceLength, undefined, '20, or the number of JSON data entries');
+    assert.equal(o.sequenceLengthVariation, 20);
+    assert.deepEqual(o.sequenceIdRange, { start: 1 });
+    assert.equal(o.numOfSequences, 4);
+    assert.equal(o.serialSequences, false);
+  });
+
+  test('sequence model flags', () => {
+    const o = parsePerfArgs([
+      '-m',
+      'accumulate',
+      '--sequence-length',
+      '8',
+      '--sequence-length-variation',
+      '0',
+      '--sequence-id-range',
+      '100:200',
+      '--num-of-sequences',
+      '16',
+      '--serial-sequences',
+    ]);
+    assert.equal(o.sequenceLength, 8);
+    assert.equal(o.sequenceLengthVariation, 0);
+    assert.deepEqual(o.sequenceIdRange, { start: 100, end: 200 });
+    assert.equal(o.numOfSequences, 16);
+    assert.equal(o.serialSequences, true);
+    assert.deepEqual(parsePerfArgs(['-m', 'm', '--sequence-id-range', '7']).sequenceIdRange, { start: 7 });
   });
 
   test('ranges, shapes, headers and the other flags', () => {
@@ -198,6 +225,12 @@ describe('nereid perf: flags', () => {
     refuses(['-m', 'm', '-H', 'novalue'], /-H expects 'Header:Value'/);
     refuses(['-m', 'm', '--measurement-mode', 'windows'], /expected one of time_windows, count_windows/);
     refuses(['-m', 'm', '--async', '--sync'], /cannot be used together/);
+    refuses(['-m', 'm', '--sequence-length', '0'], /expected an integer ≥ 1/);
+    refuses(['-m', 'm', '--num-of-sequences', '0'], /expected an integer ≥ 1/);
+    refuses(['-m', 'm', '--sequence-length-variation', '-5'], /expected a number ≥ 0/);
+    refuses(['-m', 'm', '--sequence-id-range', '0:10'], /--sequence-id-range: start must be at least 1/);
+    refuses(['-m', 'm', '--sequence-id-range', '10:10'], /end \(10\) must be greater than start \(10\)/);
+    refuses(['-m', 'm', '--sequence-id-range', '1:2:3'], /--sequence-id-range expects start\[:end\]/);
   });
 });
 
@@ -553,6 +586,61 @@ describe('nereid perf: real runs against simple', () => {
     assert.equal(l.server!.inferenceCount, 4 * l.server!.successCount);
     assert.match(report.text, /Avg gRPC time: \d+ usec/);
   });
+
+  // The timeout is a liveness bound, not a speed check: the test takes about 3 s, while sequences
+  // left open at the end of a level hold their slots for the model's 60 s idle time.
+  test(
+    'sequence models: whole sequences at each concurrency over HTTP, request rate over gRPC',
+    { timeout: 40_000 },
+    async () => {
+      const stats = async (model: string) =>
+        (await http(server.url, 'GET', `/v2/models/${model}/stats`)).body.model_stats[0].inference_stats
+          .success.count as number;
+      // accumulate has 8 sequence slots (direct, max_batch_size 8) and forgets idle sequences only
+      // after 60 s: the concurrency-8 level runs at once only if the concurrency-4 level ended its
+      // sequences (else 4 of its 8 sequences wait in the backlog for a minute).
+      const before = await stats('accumulate');
+      const byConcurrency = await runPerf({
+        model: 'accumulate',
+        url: server.url,
+        concurrencyRange: { start: 4, end: 8, step: 4 },
+        sequenceLength: 5,
+        sequenceIdRange: { start: 1000 },
+        measurementIntervalMs: 300,
+        stabilityPercentage: 100,
+      });
+      assert.deepEqual(
+        byConcurrency.levels.map((l) => l.concurrency),
+        [4, 8],
+      );
+      // A request out of its sequence (no START, a sequence that ended) would fail on the server.
+      assert.deepEqual(byConcurrency.errors, []);
+      assert.equal(byConcurrency.requests.failed, 0);
+      assert.equal((await stats('accumulate')) - before, byConcurrency.requests.succeeded);
+
+      const byRate = await runPerf({
+        model: 'accumulate_oldest',
+        url: server.grpcUrl,
+        protocol: 'grpc',
+        requestRateRange: { start: 200, end: 200, step: 1 },
+        numOfSequences: 6,
+        measurementIntervalMs: 300,
+        stabilityPercentage: 100,
+        maxTrials: 30,
+      });
+      assert.deepEqual(byRate.errors, []);
+      assert.ok(byRate.levels[0].throughput > 150, `${byRate.levels[0].throughput} infer/sec`);
+      await assert.rejects(
+        runPerf({
+          model: 'accumulate',
+          url: server.url,
+          concurrencyRange: { start: 4, end: 4, step: 1 },
+          sequenceIdRange: { start: 1, end: 3 },
+        }),
+        /--sequence-id-range 1:3 holds 2 sequence ids, fewer than the 4 sequences live at once/,
+      );
+    },
+  );
 
   test('failures are reported clearly', async () => {
     await assert.rejects(
