@@ -364,6 +364,8 @@ class Stub:
             req._requested_output_names = r["outputs"]
             req._request_id = r.get("id", "")
             req._correlation_id = r.get("correlation_id", 0)
+            if r.get("correlation_id_uint64"):
+                req._correlation_id = int(req._correlation_id)
             req._model_version = -1
             req._flags = r.get("flags", 0)
             req._timeout = 0

@@ -35,13 +35,15 @@ interface Reply {
   body: Buffer;
 }
 
-/** A parameter map as JSON-safe values (bigint → number when exact, else decimal string). */
-function jsonParameters(p: Record<string, ParameterValue>): Record<string, string | number | boolean> {
-  const out: Record<string, string | number | boolean> = {};
-  for (const [k, v] of Object.entries(p)) {
-    out[k] = typeof v === 'bigint' ? (Number.isSafeInteger(Number(v)) ? Number(v) : v.toString()) : v;
-  }
-  return out;
+/**
+ * A parameter map as JSON text; bigints are written as exact integer literals (a uint64
+ * `sequence_id` beyond 2^53 stays a number, as Triton reads it).
+ */
+function parametersJson(p: Record<string, ParameterValue>): string {
+  const entries = Object.entries(p).map(
+    ([k, v]) => `${JSON.stringify(k)}:${typeof v === 'bigint' ? v.toString() : JSON.stringify(v)}`,
+  );
+  return `{${entries.join(',')}}`;
 }
 
 /** Runs a protocol codec step, turning its TritonError into the client's error (same message). */
@@ -275,20 +277,17 @@ export class HttpTransport implements Transport {
     const requestParams: Record<string, ParameterValue> = { ...options.parameters };
     let outputsJson = '';
     if (options.outputs && options.outputs.length > 0) {
-      outputsJson = `,"outputs":${JSON.stringify(
-        options.outputs.map((o) => {
-          const p: Record<string, ParameterValue> = { ...o.parameters, binary_data: all && o.binary };
-          if (o.classCount > 0) p.classification = o.classCount;
-          return { name: o.name, parameters: jsonParameters(p) };
-        }),
-      )}`;
+      const outputs = options.outputs.map((o) => {
+        const p: Record<string, ParameterValue> = { ...o.parameters, binary_data: all && o.binary };
+        if (o.classCount > 0) p.classification = o.classCount;
+        return `{"name":${JSON.stringify(o.name)},"parameters":${parametersJson(p)}}`;
+      });
+      outputsJson = `,"outputs":[${outputs.join(',')}]`;
     } else if (all) {
       requestParams.binary_data_output = true;
     }
     const id = options.requestId ? `"id":${JSON.stringify(options.requestId)},` : '';
-    const params = Object.keys(requestParams).length
-      ? `,"parameters":${JSON.stringify(jsonParameters(requestParams))}`
-      : '';
+    const params = Object.keys(requestParams).length ? `,"parameters":${parametersJson(requestParams)}` : '';
     const header = Buffer.from(`{${id}"inputs":[${inputJson.join(',')}]${outputsJson}${params}}`);
     const headers: Record<string, string | number> = {
       'Content-Type': parts.length > 0 ? 'application/octet-stream' : 'application/json',

@@ -21,12 +21,13 @@ import {
   type Datatype,
 } from '../protocol/datatypes.js';
 import { invalidArg, TritonError } from '../protocol/errors.js';
+import { bigIntegerOf } from '../protocol/exact-json.js';
 import type {
   ModelConfig,
   ModelSequenceBatching,
   ModelSequenceBatching_Control_Kind,
 } from '../protocol/model-config/types.js';
-import type { InferenceRequest } from './request.js';
+import type { InferenceRequest, ParameterValue } from './request.js';
 import type { Tensor } from './tensor.js';
 import { serializeBytesTensor } from '../protocol/bytes-tensor.js';
 
@@ -383,8 +384,22 @@ export function implicitOutputs(config: ModelConfig): ImplicitTensor[] {
   });
 }
 
-/** A correlation id: a uint64 (as a number) or a string; 0 and '' mean none. */
-export type CorrelationId = number | string;
+/**
+ * A correlation id: a uint64 — a number up to 2^53 − 1, a bigint beyond — or a string; 0 and ''
+ * mean none. (A value has one form only, so ids compare equal as Map keys.)
+ */
+export type CorrelationId = number | bigint | string;
+
+/**
+ * The correlation id a `sequence_id` request parameter holds: a number, a string, or a uint64
+ * beyond 2^53 as the frontends pass it (a marked string of `protocol/exact-json.ts`: HTTP's exact
+ * JSON, gRPC's int64 parameter), which becomes a bigint; 0 when absent.
+ */
+export function correlationIdOf(raw: ParameterValue | undefined): CorrelationId {
+  if (typeof raw === 'number') return raw;
+  if (typeof raw === 'string') return bigIntegerOf(raw) ?? raw;
+  return 0;
+}
 
 /** The START/END flags of a request. */
 export interface SequenceFlags {
@@ -400,8 +415,7 @@ export interface SequenceFlags {
  */
 export function sequenceOf(req: InferenceRequest, spec: SequenceSpec): { id: CorrelationId } & SequenceFlags {
   const p = req.parameters;
-  const raw = p.sequence_id;
-  const id: CorrelationId = typeof raw === 'string' ? raw : typeof raw === 'number' ? raw : 0;
+  const id = correlationIdOf(p.sequence_id);
   if (typeof id === 'string' && id.length > 128) {
     throw new TritonError('UNSUPPORTED', 'string correlation ID cannot be longer than 128 characters');
   }
@@ -483,7 +497,7 @@ export function controlTensors(spec: SequenceSpec, v: ControlValues): Tensor[] {
   bool(spec.ready, v.ready);
   if (spec.corrid) {
     const id =
-      spec.corrid.datatype === 'BYTES' ? String(v.corrid) : typeof v.corrid === 'number' ? v.corrid : 0;
+      spec.corrid.datatype === 'BYTES' ? String(v.corrid) : typeof v.corrid === 'string' ? 0 : v.corrid;
     out.push({
       name: spec.corrid.name,
       datatype: spec.corrid.datatype,

@@ -35,6 +35,14 @@ export function bigIntegerOf(v: unknown): bigint | undefined {
   return typeof v === 'string' && v.startsWith(MARK) ? BigInt(v.slice(MARK.length)) : undefined;
 }
 
+/**
+ * `v` as a marked string, as {@link parseJsonExact} reads an integer literal beyond 2^53 (for
+ * frontends that receive 64-bit integers some other way, e.g. a gRPC int64 parameter).
+ */
+export function markBigInteger(v: bigint): string {
+  return `${MARK}${v}`;
+}
+
 /** A JSON value as text for messages, with marked integers printed as their digits. */
 export function jsonText(v: unknown): string {
   const big = bigIntegerOf(v);

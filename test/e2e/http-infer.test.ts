@@ -926,6 +926,33 @@ describe('HTTP/REST protocol', () => {
       );
     });
 
+    test('request parameters Triton reads itself: its 500 for a value of the wrong type', async () => {
+      const cases: Array<[string, unknown, string]> = [
+        ['sequence_id', -1, 'non-string as string'],
+        ['sequence_id', 1.5, 'non-string as string'],
+        ['sequence_id', true, 'non-string as string'],
+        ['sequence_start', 1, 'non-boolean as boolean'],
+        ['sequence_end', 'yes', 'non-boolean as boolean'],
+        ['binary_data_output', 0, 'non-boolean as boolean'],
+        ['priority', -1, 'non-unsigned-integer as unsigned-integer'],
+        ['timeout', 2.5, 'non-unsigned-integer as unsigned-integer'],
+      ];
+      for (const [key, value, why] of cases) {
+        await expectError(
+          http(url, 'POST', '/v2/models/simple/infer', { parameters: { [key]: value }, inputs: [] }),
+          500,
+          new RegExp(`^Unable to parse '${key}': attempt to access JSON ${why}$`),
+        );
+      }
+      // A sequence_id beyond uint64 is no uint64 and no string either.
+      const r = await fetch(`${url}/v2/models/simple/infer`, {
+        method: 'POST',
+        body: '{"parameters":{"sequence_id":18446744073709551616},"inputs":[]}',
+      });
+      assert.equal(r.status, 500);
+      assert.match(((await r.json()) as { error: string }).error, /^Unable to parse 'sequence_id'/);
+    });
+
     test('a body that is not an infer request', async () => {
       await expectError(
         http(url, 'POST', '/v2/models/simple/infer', { input: [] }),

@@ -101,7 +101,7 @@ function writeStringId(repo: string): void {
 }
 
 /** One request of a sequence, with its flags. */
-function options(seq: number | string, i: number, n: number) {
+function options(seq: number | bigint | string, i: number, n: number) {
   return {
     parameters: {
       sequence_id: seq,
@@ -142,6 +142,13 @@ describe('sequence models', () => {
       repo,
       'accumulate_idle',
       accumulateConfig('accumulate_idle', 'direct { }').replace('60000000', '100000'),
+      accumulateModel(),
+    );
+    // A model of its own, so that its statistics count only what the statistics test sends.
+    writeModel(
+      repo,
+      'accumulate_stats',
+      accumulateConfig('accumulate_stats', 'direct { }'),
       accumulateModel(),
     );
     // The oldest strategy keeping responses in arrival order.
@@ -229,6 +236,28 @@ describe('sequence models', () => {
     assert.deepEqual(await run(2, 3, 5), [1005, 77], 'END (fp32 1000)');
   });
 
+  test('uint64 correlation ids beyond 2^53 stay exact over HTTP and gRPC', async () => {
+    const big = 2n ** 53n + 1n; // 2^53 + 1 and 2^53 + 2 are one double apart: lossy ids would collide
+    for (const client of [httpClient, grpcClient]) {
+      // Two sequences whose ids differ only beyond 2^53 keep separate sums.
+      const a = (k: number, v: number, n = 2) =>
+        client.infer('accumulate_oldest', input(v), options(big, k, n));
+      const b = (k: number, v: number, n = 2) =>
+        client.infer('accumulate_oldest', input(v), options(big + 1n, k, n));
+      assert.equal(out(await a(0, 1)), 1);
+      assert.equal(out(await b(0, 10)), 10);
+      assert.equal(out(await a(1, 2)), 3);
+      assert.equal(out(await b(1, 20)), 30);
+      // The CORRID control gets the id exactly (INT64 here: 2^64 − 1 reads as −1).
+      for (const id of [big, 2n ** 64n - 1n]) {
+        const r = await client.infer('controls', input(0), {
+          parameters: { sequence_id: id, sequence_start: true, sequence_end: true },
+        });
+        assert.equal(r.asTypedArray<BigInt64Array>('CORR')[0], BigInt.asIntN(64, id));
+      }
+    }
+  });
+
   test('string correlation ids; the wrong id type for the CORRID control is refused', async () => {
     const strings = [new InferInput('INPUT', [1], 'BYTES').setData(['x'])];
     for (const client of [httpClient, grpcClient]) {
@@ -290,6 +319,35 @@ describe('sequence models', () => {
       httpClient.infer('accumulate_idle', input(3), { parameters: { sequence_id: 5 } }),
       /inference request for sequence 5 to model 'accumulate_idle' must specify the START flag/,
     );
+  });
+
+  test("statistics count padding rows in batches, not as requests (Triton's null requests)", async () => {
+    type Stats = {
+      inference_count: number;
+      execution_count: number;
+      inference_stats: { success: { count: number } };
+      batch_stats: { batch_size: number; compute_infer: { count: number } }[];
+    };
+    const stats = async () =>
+      (await http(server.url, 'GET', '/v2/models/accumulate_stats/stats')).body.model_stats[0] as Stats;
+    // Sequence 61 takes slot 0 and sequence 62 slot 1; each START runs (alone or together).
+    await httpClient.infer('accumulate_stats', input(1), options(61, 0, 3));
+    await httpClient.infer('accumulate_stats', input(2), options(62, 0, 3));
+    const before = await stats();
+    // Only slot 1 has a request: the batch is a padding row for slot 0 plus the request.
+    assert.equal(out(await httpClient.infer('accumulate_stats', input(5), options(62, 1, 3))), 7);
+    const after = await stats();
+    assert.equal(after.inference_stats.success.count - before.inference_stats.success.count, 1);
+    assert.equal(after.execution_count - before.execution_count, 1);
+    assert.equal(after.inference_count - before.inference_count, 2, 'the padding row is inferred too');
+    const twos = (s: Stats) => s.batch_stats.find((b) => b.batch_size === 2)?.compute_infer.count ?? 0;
+    assert.equal(twos(after) - twos(before), 1, 'one batch of 2 rows');
+    for (const [id, i] of [
+      [61, 2],
+      [62, 2],
+    ]) {
+      await httpClient.infer('accumulate_stats', input(0), options(id, i, 3));
+    }
   });
 
   test('server metadata lists the sequence extension', async () => {
@@ -372,6 +430,9 @@ class TritonPythonModel:
     const last = await client.infer('py_sequence', input(1), options(31, 1, 2));
     assert.deepEqual(Array.from(first.asTypedArray<BigInt64Array>('OUTPUT'), Number), [1, 1, 31, 31]);
     assert.deepEqual(Array.from(last.asTypedArray<BigInt64Array>('OUTPUT'), Number), [0, 1, 31, 31]);
+    const big = 2n ** 53n + 1n;
+    const exact = await client.infer('py_sequence', input(1), options(big, 0, 1));
+    assert.deepEqual(Array.from(exact.asTypedArray<BigInt64Array>('OUTPUT')), [1n, 1n, big, big]);
   });
 
   test('a Python model keeps implicit state of variable size without an initial_state', async () => {

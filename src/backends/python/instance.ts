@@ -17,6 +17,7 @@ import type { ModelInstance } from '../../core/backend.js';
 import { asTritonError, TritonError } from '../../protocol/errors.js';
 import type { ExecuteResult, ExecuteTimings, InferenceRequest, ParameterValue } from '../../core/request.js';
 import type { Tensor } from '../../core/tensor.js';
+import { correlationIdOf, type CorrelationId } from '../../core/sequence.js';
 import { serveBls } from './bls.js';
 import { ERROR_CODES, type Frame, type Meta } from './protocol.js';
 import { Stub, StubCrash, type StubSettings } from './stub.js';
@@ -176,7 +177,7 @@ export class PythonInstance implements ModelInstance {
       const flags = (p.sequence_start === true ? 1 : 0) | (p.sequence_end === true ? 2 : 0);
       return {
         id: r.id,
-        correlation_id: p.sequence_id ?? 0,
+        ...correlationIdMessage(correlationIdOf(p.sequence_id)),
         flags,
         parameters,
         outputs: r.outputs ? r.outputs.map((o) => o.name) : this.settings.outputs,
@@ -440,4 +441,17 @@ export class PythonInstance implements ModelInstance {
     await stub.exited;
     this.failAll(new TritonError('UNAVAILABLE', `model instance '${this.name}' was unloaded`));
   }
+}
+
+/**
+ * A correlation id for the stub's JSON: numbers and strings as they are; a uint64 beyond 2^53 as
+ * its digits with `correlation_id_uint64` set (the stub makes it a Python int).
+ */
+function correlationIdMessage(id: CorrelationId): {
+  correlation_id: number | string;
+  correlation_id_uint64?: true;
+} {
+  return typeof id === 'bigint'
+    ? { correlation_id: id.toString(), correlation_id_uint64: true }
+    : { correlation_id: id };
 }

@@ -28,8 +28,8 @@
  * - `init` {model_path, args (initialize's dict), decoupled} → `ready` {pid, has_is_ready} or
  *   `init_error` {message}
  * - `auto_complete` {model_path, config (JSON text)} → `auto_completed` {config} or `init_error`
- * - `execute` {id, requests: [{id, correlation_id, flags, parameters, outputs: [names],
- *   inputs: [tensor indices]}]} → `responses` {id, responses: [{outputs: [tensor indices],
+ * - `execute` {id, requests: [{id, correlation_id, correlation_id_uint64? (a uint64 beyond 2^53,
+ *   as digits), flags, parameters, outputs: [names], inputs: [tensor indices]}]} → `responses` {id, responses: [{outputs: [tensor indices],
  *   error?: [code, message], parameters?}], timings: [input, infer, output ns]} or
  *   `responses` {id, error} for the whole batch; decoupled models answer `executed` {id, error?}
  *   when execute returns, and `response` {id, index, flags, response?} for every response sent

@@ -11,6 +11,7 @@
  */
 import { isDatatype, type Datatype } from '../../protocol/datatypes.js';
 import { invalidArg } from '../../protocol/errors.js';
+import { markBigInteger } from '../../protocol/exact-json.js';
 import type {
   InferenceRequest,
   InferenceResponse,
@@ -25,7 +26,7 @@ import type {
   ModelInferRequestMsg,
   ModelInferResponseMsg,
 } from '../../protocol/grpc/messages.js';
-import { hasField, longToNumber, messageType } from '../../protocol/grpc/protos.js';
+import { hasField, longToBigInt, longToNumber, messageType } from '../../protocol/grpc/protos.js';
 import {
   CONTENT_FIELDS,
   contentsToBytes,
@@ -103,6 +104,13 @@ function requestParameters(
       invalidArg(`invalid value type for '${key}' parameter, expected ${expected}.`);
     if (key === 'sequence_id') {
       if (kind !== 'int64_param' && kind !== 'string_param') throw bad('int64_param or string_param');
+      if (kind === 'int64_param') {
+        // Triton takes the int64 as a uint64 correlation id (a negative one wraps round); beyond
+        // 2^53 it travels as a marked string, which the core reads as a bigint.
+        const id = BigInt.asUintN(64, longToBigInt(p.int64_param!, false));
+        out[key] = id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : markBigInteger(id);
+        continue;
+      }
     } else if (key === 'sequence_start' || key === 'sequence_end') {
       if (kind !== 'bool_param') throw bad('bool_param');
     } else if (key === 'priority') {

@@ -58,12 +58,61 @@ function parseParameters(
         `parameter keys starting with 'triton_' are reserved for Triton usage and should not be specified.`,
       );
     }
+    if (!allowReserved && k in TRITON_READ_PARAMETERS) {
+      raw[k] = TRITON_READ_PARAMETERS[k](v);
+      continue;
+    }
     if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
       throw invalidArg(`parameter '${k}' has invalid type. It should be either 'int', 'bool', or 'string'.`);
     }
   }
   // The parsed JSON object belongs to this request: use it as it is.
   return raw as Record<string, ParameterValue>;
+}
+
+const UINT64_END = 2n ** 64n;
+
+/** Triton's INTERNAL error for a request parameter it cannot read: `Unable to parse '<k>': <why>`. */
+function unparsable(k: string, why: string): TritonError {
+  return new TritonError('INTERNAL', `Unable to parse '${k}': attempt to access JSON ${why}`);
+}
+
+/** A uint64 JSON value (a marked string beyond 2^53), else undefined. */
+function uint64Of(v: unknown): number | bigint | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  const big = bigIntegerOf(v);
+  return big !== undefined && big >= 0n && big < UINT64_END ? big : undefined;
+}
+
+/**
+ * The request parameters Triton's HTTP frontend reads itself, each with its check
+ * (`src/http_server.cc` ParseJsonTritonRequestParameters: TritonJson's uint/string/bool accessors;
+ * a failure is an INTERNAL error, HTTP 500). Each returns the value to keep.
+ */
+const TRITON_READ_PARAMETERS: Record<string, (v: unknown) => ParameterValue> = {
+  // A uint64, else a string. Ids beyond 2^53 stay marked strings (the core reads them as bigints).
+  sequence_id: (v) => {
+    if (uint64Of(v) !== undefined) return v as ParameterValue;
+    if (typeof v === 'string' && bigIntegerOf(v) === undefined) return v;
+    throw unparsable('sequence_id', 'non-string as string');
+  },
+  sequence_start: (v) => boolParameter('sequence_start', v),
+  sequence_end: (v) => boolParameter('sequence_end', v),
+  binary_data_output: (v) => boolParameter('binary_data_output', v),
+  // uint64: beyond 2^53 (out of any priority range, or a timeout of centuries) as a number.
+  priority: (v) => uintParameter('priority', v),
+  timeout: (v) => uintParameter('timeout', v),
+};
+
+function boolParameter(k: string, v: unknown): boolean {
+  if (typeof v !== 'boolean') throw unparsable(k, 'non-boolean as boolean');
+  return v;
+}
+
+function uintParameter(k: string, v: unknown): number {
+  const n = uint64Of(v);
+  if (n === undefined) throw unparsable(k, 'non-unsigned-integer as unsigned-integer');
+  return Number(n);
 }
 
 const INT64_MAX = 2n ** 63n - 1n;

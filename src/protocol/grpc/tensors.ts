@@ -38,12 +38,13 @@ export function parameterValue(p: InferParameterMsg): string | number | boolean 
 
 /**
  * A value as an InferParameter: booleans → `bool_param`, strings → `string_param`, integers and
- * bigints → `int64_param`, other numbers → `double_param`.
+ * bigints → `int64_param` (taken modulo 2^64 into int64's range), other numbers → `double_param`.
  */
 export function toInferParameter(v: InferParameterValue): InferParameterMsg {
   if (typeof v === 'boolean') return { bool_param: v };
   if (typeof v === 'string') return { string_param: v };
-  if (typeof v === 'bigint') return { int64_param: v.toString() as unknown as number };
+  // A uint64 beyond 2^63 (a correlation id) travels as the int64 of the same bits, as Triton reads it back.
+  if (typeof v === 'bigint') return { int64_param: BigInt.asIntN(64, v).toString() as unknown as number };
   return Number.isInteger(v) ? { int64_param: v } : { double_param: v };
 }
 
