@@ -132,6 +132,7 @@ describe('sequence batcher: direct strategy', () => {
     assert.equal(deliveries.length, 3, 'the padding row has no caller');
     const padding = executions[1].requests[0].inputs.find((t) => t.name === 'INPUT0')!;
     assert.deepEqual([...padding.data], new Array(16).fill(0));
+    assert.deepEqual(executions[1].requests[0].parameters, {}, 'no correlation id or flags');
   });
 
   test('when every slot is taken, a new sequence waits in the backlog for the next free slot', async () => {

@@ -148,6 +148,8 @@ abstract class SlotBatch {
       request: {
         ...template,
         id: '',
+        // No correlation id, flags or other parameters (Triton's null request has none).
+        parameters: {},
         inputs,
         signal: undefined,
         trace: undefined,
